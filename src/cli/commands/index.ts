@@ -1,0 +1,6 @@
+// One file per command; each exports a register function that defines its flags and help.
+import type { Command } from 'commander';
+
+export function registerCommands(program: Command): void {
+  void program;
+}
