@@ -55,7 +55,8 @@ export interface Clock {
 
 /** Progress events for the CLI's bar or plain lines. */
 export interface ProgressSink {
-  start?(info: { total: number | undefined; label: string }): void;
+  /** `done`: outcomes already recorded before this run (a resume), for the bar's starting point. */
+  start?(info: { total: number | undefined; label: string; done?: number }): void;
   update(counts: RunCounts): void;
   stop?(): void;
 }
