@@ -3,7 +3,7 @@
 // connection per concurrent send) to a local sink. Users come from memory, no database.
 // Usage: npm run build && node bench/send-stage.js [--count 20000] [--concurrency 15] [--port N]
 //   Without --port it starts Postfix smtp-sink (/usr/sbin/smtp-sink) on a free port, or a Node
-//   smtp-server sink when Postfix is not installed. Prints one JSON object.
+//   smtp-server sink when Postfix is not installed (or MAILCRON_BENCH_SINK=node). Prints one JSON object.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -90,9 +90,9 @@ async function waitForPort(port, ms = 5_000) {
 }
 
 /** Starts a sink: Postfix smtp-sink when installed, else a Node smtp-server that discards mail. */
-export async function startSink() {
+export async function startSink({ kind = process.env.MAILCRON_BENCH_SINK } = {}) {
   const port = await freePort();
-  if (existsSync(SMTP_SINK)) {
+  if (kind !== 'node' && existsSync(SMTP_SINK)) {
     const args = [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), `127.0.0.1:${port}`, '1000'];
     const child = spawn(SMTP_SINK, args, { stdio: 'ignore' });
     await waitForPort(port);

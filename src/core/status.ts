@@ -1,6 +1,6 @@
 // `mailcron status`: per broadcast, what the ledger says happened — the ledger, not the run's own
 // counters, so numbers stay right across crashes, reruns and several runs.
-import type { BroadcastDoc, BroadcastStatus, BroadcastStore } from './broadcast/store.js';
+import type { BroadcastDoc, BroadcastStatus, BroadcastStore, Lease } from './broadcast/store.js';
 import { UsageError } from './errors.js';
 import { broadcastScope } from './ledger/keys.js';
 import type { Ledger } from './ledger/ledger.js';
@@ -40,9 +40,18 @@ export interface StatusResult {
   broadcasts: BroadcastStatusRow[];
 }
 
-async function row(doc: BroadcastDoc, ledger: Ledger, now: Date): Promise<BroadcastStatusRow> {
+export interface StatusDeps {
+  store: BroadcastStore;
+  ledger: Ledger;
+  now: Date;
+  /** Whether a lease holder still runs: true/false when known (same host), undefined when not. */
+  isHolderAlive?: (lease: Lease) => boolean | undefined;
+}
+
+async function row(doc: BroadcastDoc, deps: StatusDeps): Promise<BroadcastStatusRow> {
+  const { ledger, now } = deps;
   const s = await ledger.summarize(broadcastScope(doc._id));
-  const running = doc.status === 'running' && !!doc.lease && doc.lease.expiresAt.getTime() > now.getTime();
+  const running = doc.status === 'running' && !!doc.lease && doc.lease.expiresAt.getTime() > now.getTime() && deps.isHolderAlive?.(doc.lease) !== false;
   const audience = typeof doc.audienceCount === 'number' ? doc.audienceCount : null;
   const final = s.sent + s.failed + s.skipped + s.missed;
   const spanMs = s.firstSentAt && s.lastSentAt ? s.lastSentAt.getTime() - s.firstSentAt.getTime() : 0;
@@ -74,14 +83,14 @@ async function row(doc: BroadcastDoc, ledger: Ledger, now: Date): Promise<Broadc
  * Status of one broadcast (`id`) or of the latest `limit` (default 20). A broadcast marked
  * running whose lease expired is shown as interrupted: its run is gone.
  */
-export async function broadcastStatus(deps: { store: BroadcastStore; ledger: Ledger; now: Date }, options: { id?: string; limit?: number } = {}): Promise<StatusResult> {
+export async function broadcastStatus(deps: StatusDeps, options: { id?: string; limit?: number } = {}): Promise<StatusResult> {
   if (options.id !== undefined) {
     const doc = await deps.store.get(options.id);
     if (!doc) throw new UsageError(`no broadcast with id ${JSON.stringify(options.id)}; run mailcron status to list them`);
-    return { broadcasts: [await row(doc, deps.ledger, deps.now)] };
+    return { broadcasts: [await row(doc, deps)] };
   }
   const docs = await deps.store.list(options.limit ?? 20);
   const rows: BroadcastStatusRow[] = [];
-  for (const d of docs) rows.push(await row(d, deps.ledger, deps.now));
+  for (const d of docs) rows.push(await row(d, deps));
   return { broadcasts: rows };
 }

@@ -95,10 +95,14 @@ export class SmtpPool {
     this.opening++;
     try {
       const conn = await openConnection(this.options.connection, this.options.auth);
+      this.opening--;
       this.track(conn);
       return conn;
-    } finally {
+    } catch (err) {
       this.opening--;
+      // Sends queued behind this attempt would otherwise wait for a connection that never comes.
+      queueMicrotask(() => this.refill());
+      throw err;
     }
   }
 
@@ -106,10 +110,7 @@ export class SmtpPool {
   private refill(): void {
     if (this.closed || !this.waiters.length || this.size >= this.options.size) return;
     const waiter = this.waiters.shift()!;
-    this.grow().then(waiter.resolve, (err) => {
-      waiter.reject(err);
-      this.refill();
-    });
+    this.grow().then(waiter.resolve, waiter.reject);
   }
 
   private acquire(): Promise<SMTPConnection> {

@@ -57,7 +57,9 @@ export function register(program: Command): void {
     .addOption(
       new Option('--format <format>', 'output format (default: table on a terminal, else json; ndjson with --all)').choices(OUTPUT_FORMATS),
     )
-    .option('--fields <list>', 'comma-separated fields, dotted paths allowed', parseFields, DEFAULT_FIELDS)
+    .addOption(
+      new Option('--fields <list>', 'comma-separated fields, dotted paths allowed').argParser(parseFields).default(DEFAULT_FIELDS, DEFAULT_FIELDS.join(',')),
+    )
     .option('--filter <json>', `extra condition in MongoDB extended JSON, e.g. '{"plan":"pro"}'`)
     .addOption(new Option('--active', 'only users with active: true').conflicts(['inactive', 'any']))
     .addOption(new Option('--inactive', 'only users without active: true').conflicts(['active', 'any']))

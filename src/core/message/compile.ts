@@ -95,7 +95,7 @@ export function compileMessage(spec: MessageSpec, options: CompileOptions): Comp
         const list: string[] = [];
         if (url) list.push(`<${unsubscribeUrl}>`);
         if (mailto) list.push(`<${mailto(user)}>`);
-        headers['List-Unsubscribe'] = sanitizeHeaderValue(list.join(', '), 2000);
+        headers['List-Unsubscribe'] = sanitizeHeaderValue(list.join(', '));
         if (url) headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
       }
       const opts = { data: { unsubscribeUrl } };

@@ -66,5 +66,9 @@ export function deriveText(htmlSource: string): DerivedText {
     if (parts.length !== 2) return { kind: 'per-message' };
     text = parts.join(originals[i]!);
   }
-  return { kind: 'template', template: compilePart(text, 'text'), source: text };
+  try {
+    return { kind: 'template', template: compilePart(text, 'text'), source: text };
+  } catch {
+    return { kind: 'per-message' }; // the converted text is not a valid template after all: stay exact
+  }
 }

@@ -29,8 +29,10 @@ export interface RunScheduleOptions {
   ledger: Ledger;
   mailer: Mailer;
   messages: ScheduleMessages;
-  /** The run clock (`--now` gives a clock that starts there). Its value at start is the run's now. */
+  /** The run clock (`--now` gives a clock that starts there). */
   clock: Clock;
+  /** The run's now: slots at or before it are due. Default: the clock at start. */
+  now?: Date;
   /** Wall-clock time for the lease and for --max-runtime. Default `() => new Date()`. */
   wallNow?: () => Date;
   /** Unique run id, `host:pid:random`: lease owner and ledger `claimedBy`. */
@@ -83,7 +85,7 @@ const fmtDuration = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h`
 export async function runSchedule(o: RunScheduleOptions): Promise<RunScheduleResult> {
   const wallNow = o.wallNow ?? (() => new Date());
   const startedAt = wallNow();
-  const now = o.clock.now();
+  const now = o.now ?? o.clock.now();
   const ctx: DecideContext = {
     now,
     field: o.field ?? DECIDE_DEFAULTS.field,

@@ -1,7 +1,7 @@
 // The resume logic of the user source against an in-memory collection whose cursors can be made to
 // fail mid-stream, the way a killed or timed-out server cursor does.
 import { describe, expect, it } from 'vitest';
-import { MongoServerError, ObjectId, type Collection, type Document } from 'mongodb';
+import { BSON, MongoServerError, ObjectId, type Collection, type Document } from 'mongodb';
 import { afterCondition, createUserSource, isResumableReadError } from '../../../../src/adapters/mongo/user-source.js';
 
 interface FakeOptions {
@@ -27,14 +27,20 @@ function fakeCollection(ids: number[], opts: FakeOptions = {}) {
       const gt = gtOf(query);
       const docs = ids.filter((id) => gt === undefined || id > gt).map((id) => ({ _id: id, email: `u${id}@example.test` }));
       const failure = failures.shift();
+      // A cursor whose server batches hold one document each, handed over as raw BSON (the source
+      // asks for raw: true), failing on the fetch after `failure.after` documents.
+      let n = 0;
+      let buffer: Uint8Array[] = [];
       return {
-        async *[Symbol.asyncIterator]() {
-          let n = 0;
-          for (const d of docs) {
-            if (failure && n === failure.after) throw failure.error;
-            n++;
-            yield d;
-          }
+        async hasNext() {
+          if (buffer.length > 0) return true;
+          if (failure && n === failure.after) throw failure.error;
+          if (n >= docs.length) return false;
+          buffer = [BSON.serialize(docs[n++]!)];
+          return true;
+        },
+        readBufferedDocuments(max: number) {
+          return buffer.splice(0, max);
         },
         close: async () => {
           closed++;

@@ -1,0 +1,13 @@
+import { MongoClient } from 'mongodb';
+const c = new MongoClient('mongodb://127.0.0.1:35145/');
+await c.connect();
+const db = c.db('smoke');
+const users = db.collection('users');
+await users.createIndexes([{ key: { 'mailcron.nextAt': 1, _id: 1 }, name: 'mailcron_nextAt' }, { key: { 'mailcron.scheduleHash': 1, schedule: 1 }, name: 'mailcron_plan' }]);
+console.log(await users.indexes());
+const e = await users.find({ 'mailcron.nextAt': { $lte: new Date('2025-04-01T00:00:00Z') } }).sort({ 'mailcron.nextAt': 1, _id: 1 }).limit(100).explain('executionStats');
+console.log(JSON.stringify(e, null, 1).slice(0, 3000));
+const e2 = await users.find({ 'mailcron.scheduleHash': null, schedule: { $ne: null } }).explain('executionStats');
+console.log(JSON.stringify(e2, null, 1).slice(0, 1500));
+console.log(await users.find({ 'mailcron.scheduleHash': null, schedule: { $ne: null } }).toArray());
+await c.close();

@@ -1,0 +1,11 @@
+import { MongoClient } from 'mongodb';
+const c = new MongoClient('mongodb://127.0.0.1:35145/');
+await c.connect();
+const db = c.db('smoke');
+const users = db.collection('users');
+const step = async (name, f) => { try { const r = await f(); console.log(name, 'OK', JSON.stringify(r, null, 0).slice(0, 2500)); } catch (e) { console.log(name, 'ERR', e.message); } };
+await step('indexes', () => users.indexes());
+await step('explain-due', () => users.find({ 'mailcron.nextAt': { $lte: new Date('2025-04-01T00:00:00Z') } }).sort({ 'mailcron.nextAt': 1, _id: 1 }).limit(100).explain('executionStats'));
+await step('explain-due-qp', () => users.find({ 'mailcron.nextAt': { $lte: new Date('2025-04-01T00:00:00Z') } }).sort({ 'mailcron.nextAt': 1, _id: 1 }).limit(100).explain('queryPlanner'));
+await step('plan-find', () => users.find({ 'mailcron.scheduleHash': null, schedule: { $ne: null } }).toArray());
+await c.close();

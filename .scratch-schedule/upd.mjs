@@ -1,0 +1,16 @@
+import { MongoClient } from 'mongodb';
+const c = new MongoClient('mongodb://127.0.0.1:35145/');
+await c.connect();
+const users = c.db('scale').collection('users');
+let t = Date.now();
+const time = async (label, f) => { t = Date.now(); const r = await f(); console.log(label, Date.now() - t, JSON.stringify(r).slice(0, 200)); };
+await time('upd _id', () => users.updateOne({ _id: 5 }, { $set: { x: 1 } }));
+await time('upd _id+nextAt', () => users.updateOne({ _id: 5, 'mailcron.nextAt': new Date('2025-03-10T08:00:00Z'), 'mailcron.scheduleHash': 'h1' }, { $set: { x: 2 } }));
+await time('explain _id+', () => users.find({ _id: 5, 'mailcron.nextAt': new Date('2025-03-10T08:00:00Z') }).explain());
+await time('explain _id', () => users.find({ _id: 5 }).explain());
+await time('find _id', () => users.findOne({ _id: 5 }));
+await time('find _id+', () => users.findOne({ _id: 5, 'mailcron.nextAt': new Date('2025-03-10T08:00:00Z') }));
+await time('find $and _id', () => users.findOne({ $and: [{ _id: 5 }, { 'mailcron.nextAt': new Date('2025-03-10T08:00:00Z') }] }));
+await time('find _id $in', () => users.find({ _id: { $in: [5, 6, 7] } }).toArray().then(r => r.length));
+await time('bulk 100 _id+', () => users.bulkWrite(Array.from({ length: 100 }, (_, i) => ({ updateOne: { filter: { _id: i + 1, 'mailcron.scheduleHash': 'h1' }, update: { $set: { y: 1 } } } })), { ordered: false }).then(r => r.matchedCount));
+await c.close();
