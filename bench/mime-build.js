@@ -5,38 +5,10 @@
 import { fileURLToPath } from 'node:url';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { buildMime, compileMessage, makeMessageId } from '../dist/core/message/index.js';
+import { FROM, SAMPLE_SPEC, makeUsers } from './lib/message.js';
 
-const FROM = 'Weekly News <news@example.com>';
-
-/** A digest-like message of about 2 KB (text ≈ 0.8 KB, HTML ≈ 1.3 KB). */
-export const SAMPLE_SPEC = {
-  subject: 'Your weekly digest, {{name}}',
-  text: [
-    'Hi {{name}},',
-    '',
-    'Here is what happened this week in {{city}}:',
-    ...Array.from({ length: 8 }, (_, i) => `- Story ${i + 1}: lorem ipsum dolor sit amet, consectetur adipiscing elit.`),
-    '',
-    'See you next week.',
-  ].join('\n'),
-  html: [
-    '<html><body><h1>Hi {{name}}</h1>',
-    '<p>Here is what happened this week in <b>{{city}}</b>:</p><ul>',
-    ...Array.from({ length: 8 }, (_, i) => `<li><a href="https://example.com/s/${i + 1}">Story ${i + 1}</a>: lorem ipsum dolor sit amet, consectetur.</li>`),
-    '</ul><p>See you next week.</p></body></html>',
-  ].join('\n'),
-};
-
-export function makeUsers(n) {
-  const cities = ['Berlin', 'Zürich', 'Lisboa', 'Kraków', 'Oslo'];
-  return Array.from({ length: n }, (_, i) => ({
-    _id: `u${String(i).padStart(7, '0')}`,
-    email: `user${i}@example.com`,
-    name: i % 7 === 0 ? `Jürgen "J" Müller ${i}` : `User ${i}`,
-    city: cities[i % cities.length],
-    active: true,
-  }));
-}
+// Shared with the peers of bench/run.js, so every benchmark builds the same ~2 KB message.
+export { SAMPLE_SPEC, makeUsers };
 
 async function timed(seconds, fn) {
   const end = performance.now() + seconds * 1000;

@@ -10,18 +10,23 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMailer } from '../dist/adapters/mail/index.js';
 import { compileMessage, makeMessageId } from '../dist/core/message/index.js';
-import { SAMPLE_SPEC, makeUsers } from './mime-build.js';
-
-const FROM = 'Weekly News <news@example.com>';
+import { FROM, SAMPLE_SPEC, makeUsers } from './lib/message.js';
 const SMTP_SINK = '/usr/sbin/smtp-sink';
 
 /**
  * Renders, builds and sends `count` messages with `concurrency` sends in flight (a fixed set of
  * workers, so at most `concurrency` messages exist at once). Returns the throughput.
  */
-export async function runSendStage({ port, host = '127.0.0.1', count = 20_000, concurrency = 15 }) {
+export async function runSendStage({
+  port,
+  host = '127.0.0.1',
+  count = 20_000,
+  concurrency = 15,
+  unsubscribeUrl = 'https://example.com/unsub?u={{_id}}',
+}) {
   const users = makeUsers(Math.min(count, 50_000));
-  const compiled = compileMessage(SAMPLE_SPEC, { from: FROM, unsubscribeUrl: 'https://example.com/unsub?u={{_id}}' });
+  // bench/run.js passes null: the CLI peers send no List-Unsubscribe header, so neither does its send stage.
+  const compiled = compileMessage(SAMPLE_SPEC, { from: FROM, ...(unsubscribeUrl ? { unsubscribeUrl } : {}) });
   const mailer = createMailer(
     { kind: 'smtp', url: `smtp://${host}:${port}`, secure: false, host, port },
     { concurrency, from: FROM },

@@ -2,11 +2,20 @@
 // `_id` is the lock); duplicates are read back and, when they may be taken over, reclaimed with a
 // compare-and-set update on their old status and owner. Only standard operations: no
 // transactions, so it runs on MongoDB 5–8, Atlas and FerretDB.
+//
+// Shapes chosen for FerretDB v1 (the test server), harmless on MongoDB: it uses the `_id` index
+// only for a plain `{_id: value}` filter — `$in` scans the collection, and inside a multi-statement
+// bulk write so does `{_id, status, …}`. So records are read back with bounded parallel findOne
+// calls, compare-and-sets are single updateOne calls, and the bulk outcome writes filter on `_id`
+// alone: the broadcast lease / schedule lock (held by the only writer of a scope) is what guards them.
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document } from 'mongodb';
 import type { ClaimRequest, ClaimResult, DeliveryOutcome, DeliveryRecord, Ledger, LedgerSummary } from '../../core/ledger/ledger.js';
 import { COLLECTIONS } from './client.js';
 
 type Rec = DeliveryRecord & Document;
+
+/** Statements per bulk write (see record()). */
+const BULK_SLICE = 50;
 
 function duplicateIndexes(err: unknown, count: number): number[] {
   if (err instanceof MongoBulkWriteError) {
@@ -43,73 +52,57 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
       const results: ClaimResult[] = requests.map((r) => ({ key: r.key, outcome: 'new' }));
       if (dups.length === 0) return results;
 
-      const dupKeys = dups.map((i) => requests[i]!.key);
-      const existing = new Map((await col.find({ _id: { $in: dupKeys } }).toArray()).map((d) => [d._id, d]));
-      const cas: AnyBulkWriteOperation<Rec>[] = [];
-      const wanted = new Map<string, ClaimResult>();
-      for (const i of dups) {
-        const key = requests[i]!.key;
-        const rec = existing.get(key);
-        if (!rec) {
-          // Deleted between the insert and the read (a released claim): one more insert decides it.
-          const again = await claim([requests[i]!], owner, now);
-          results[i] = again[0]!;
-          continue;
-        }
-        if (rec.status === 'claimed') {
-          if (rec.claimedBy === owner) {
-            results[i] = { key, outcome: 'busy', owner };
-            continue;
-          }
-          cas.push({
-            updateOne: {
-              filter: { _id: key, status: 'claimed', claimedBy: rec.claimedBy },
-              update: { $set: { claimedBy: owner, claimedAt: now, updatedAt: now, uncertain: true } },
-            },
-          });
-          wanted.set(key, { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy });
-        } else if (rec.status === 'failed' && rec.transient) {
-          cas.push({
-            updateOne: {
-              filter: { _id: key, status: 'failed', transient: true, claimedBy: rec.claimedBy, updatedAt: rec.updatedAt },
-              update: { $set: { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now } },
-            },
-          });
-          wanted.set(key, { key, outcome: 'retry', attempts: rec.attempts ?? 0 });
-        } else {
-          results[i] = { key, outcome: 'done', status: rec.status };
-        }
-      }
-      if (cas.length > 0) {
-        await col.bulkWrite(cas, { ordered: false });
-        // Which compare-and-sets won: the record is now claimed by us.
-        const after = await col
-          .find({ _id: { $in: [...wanted.keys()] } }, { projection: { status: 1, claimedBy: 1 } })
-          .toArray();
-        const won = new Set(after.filter((d) => d.status === 'claimed' && d.claimedBy === owner).map((d) => d._id));
-        const byKey = new Map(after.map((d) => [d._id, d]));
-        for (const i of dups) {
+      // Bounded by the claim chunk: one findOne per duplicate, in parallel.
+      const existing = await Promise.all(dups.map((i) => col.findOne({ _id: requests[i]!.key })));
+      await Promise.all(
+        dups.map(async (i, n) => {
           const key = requests[i]!.key;
-          const w = wanted.get(key);
-          if (!w) continue;
-          if (won.has(key)) results[i] = w;
-          else {
-            const d = byKey.get(key);
-            const final = d && d.status !== 'claimed' && !(d.status === 'failed' && d.transient);
-            results[i] = final ? { key, outcome: 'done', status: d.status as Exclude<typeof d.status, 'claimed'> } : { key, outcome: 'busy', owner: d?.claimedBy ?? '' };
+          const rec = existing[n];
+          if (!rec) {
+            // Deleted between the insert and the read (a released claim): one more insert decides it.
+            results[i] = (await claim([requests[i]!], owner, now))[0]!;
+            return;
           }
-        }
-      }
+          if (rec.status === 'claimed' && rec.claimedBy === owner) {
+            results[i] = { key, outcome: 'busy', owner };
+            return;
+          }
+          const takeover = rec.status === 'claimed';
+          if (!takeover && !(rec.status === 'failed' && rec.transient)) {
+            results[i] = { key, outcome: 'done', status: rec.status as Exclude<typeof rec.status, 'claimed'> };
+            return;
+          }
+          // Compare-and-set on the state just read, so two runs never both take it.
+          const r = takeover
+            ? await col.updateOne(
+                { _id: key, status: 'claimed', claimedBy: rec.claimedBy },
+                { $set: { claimedBy: owner, claimedAt: now, updatedAt: now, uncertain: true } },
+              )
+            : await col.updateOne(
+                { _id: key, status: 'failed', transient: true, claimedBy: rec.claimedBy, updatedAt: rec.updatedAt },
+                { $set: { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now } },
+              );
+          if (r.modifiedCount === 1) {
+            results[i] = takeover
+              ? { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy }
+              : { key, outcome: 'retry', attempts: rec.attempts ?? 0 };
+            return;
+          }
+          const d = await col.findOne({ _id: key });
+          const final = d && d.status !== 'claimed' && !(d.status === 'failed' && d.transient);
+          results[i] = final ? { key, outcome: 'done', status: d.status as Exclude<typeof d.status, 'claimed'> } : { key, outcome: 'busy', owner: d?.claimedBy ?? '' };
+        }),
+      );
       return results;
   };
 
   return {
     claim,
 
-    async record(outcomes: DeliveryOutcome[], owner: string): Promise<void> {
+    async record(outcomes: DeliveryOutcome[]): Promise<void> {
       const ops: AnyBulkWriteOperation<Rec>[] = [];
       for (const o of outcomes) {
-        const filter = { _id: o.key, status: 'claimed' as const, claimedBy: owner };
+        const filter = { _id: o.key };
         if (o.kind === 'release') {
           if (o.restore === 'delete') ops.push({ deleteOne: { filter } });
           else if (o.restore === 'failed') ops.push({ updateOne: { filter, update: { $set: { status: 'failed', transient: true } } } });
@@ -133,14 +126,15 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
         if (attempts > 0) update.$inc = { attempts };
         ops.push({ updateOne: { filter, update } });
       }
-      if (ops.length > 0) await col.bulkWrite(ops, { ordered: false });
+      // FerretDB v1.24 never answers an update command of 100 or more statements: write in slices.
+      for (let i = 0; i < ops.length; i += BULK_SLICE) await col.bulkWrite(ops.slice(i, i + BULK_SLICE), { ordered: false });
     },
 
     async lookup(keys: string[]) {
       const out = new Map<string, Pick<DeliveryRecord, 'status' | 'transient' | 'claimedBy'>>();
       if (keys.length === 0) return out;
-      const docs = await col.find({ _id: { $in: keys } }, { projection: { status: 1, transient: 1, claimedBy: 1 } }).toArray();
-      for (const d of docs) out.set(d._id, { status: d.status, transient: d.transient, claimedBy: d.claimedBy });
+      const docs = await Promise.all(keys.map((k) => col.findOne({ _id: k }, { projection: { status: 1, transient: 1, claimedBy: 1 } })));
+      for (const d of docs) if (d) out.set(d._id, { status: d.status, transient: d.transient, claimedBy: d.claimedBy });
       return out;
     },
 

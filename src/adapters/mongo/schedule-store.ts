@@ -89,7 +89,16 @@ export function createMongoScheduleStore(db: Db, users: Collection<Document>, op
 
     async apply(updates: StateUpdate[]) {
       if (updates.length === 0) return 0;
-      const ops: AnyBulkWriteOperation<Document>[] = updates.map((u) => {
+      // Users of one schedule at one slot share the same old and new state: one updateMany per
+      // group (`_id: {$in}`) instead of one update per user.
+      const groups = new Map<string, { ids: unknown[]; u: StateUpdate }>();
+      for (const u of updates) {
+        const key = JSON.stringify([u.expect, u.set]);
+        const g = groups.get(key);
+        if (g) g.ids.push(u.userId);
+        else groups.set(key, { ids: [u.userId], u });
+      }
+      const ops = [...groups.values()].map(({ ids, u }): AnyBulkWriteOperation<Document> => {
         const $set: Document = {};
         const $unset: Document = {};
         for (const [k, v] of Object.entries(u.set)) {
@@ -102,8 +111,10 @@ export function createMongoScheduleStore(db: Db, users: Collection<Document>, op
         if (Object.keys($unset).length) update.$unset = $unset;
         // Applied only if mailcron's state is still what the run read: an application that unset
         // `mailcron.scheduleHash` meanwhile (schedule edited) wins, and the user is planned again.
-        const filter: Document = { _id: u.userId, [NEXT_AT]: u.expect.nextAt, [HASH]: u.expect.scheduleHash };
-        return { updateOne: { filter, update } };
+        const state: Document = { [NEXT_AT]: u.expect.nextAt, [HASH]: u.expect.scheduleHash };
+        return ids.length === 1
+          ? { updateOne: { filter: { _id: ids[0], ...state } as Document, update } }
+          : { updateMany: { filter: { _id: { $in: ids }, ...state } as Document, update } };
       });
       try {
         const r = await users.bulkWrite(ops, { ordered: false });

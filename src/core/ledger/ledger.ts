@@ -113,7 +113,10 @@ export interface Ledger {
    * Results come back in request order.
    */
   claim(requests: ClaimRequest[], owner: string, now: Date): Promise<ClaimResult[]>;
-  /** Writes outcomes in one bulk; every write is conditional on the record still being claimed by `owner`. */
+  /**
+   * Writes outcomes in one bulk. The caller's exclusive lease on the scope is what makes it the
+   * only writer (the MongoDB ledger filters on `_id` alone, see mongo-ledger.ts).
+   */
   record(outcomes: DeliveryOutcome[], owner: string): Promise<void>;
   /** Read-only: the current status of these keys (dry runs). Missing keys are absent from the map. */
   lookup(keys: string[]): Promise<Map<string, Pick<DeliveryRecord, 'status' | 'transient' | 'claimedBy'>>>;

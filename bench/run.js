@@ -1,0 +1,289 @@
+#!/usr/bin/env node
+// Side-by-side benchmark (issue #5): each peer against the same FerretDB, the same Postfix
+// smtp-sink, the same users and the same ~2 KB message, each as a child process measured the same
+// way (wall time, peak RSS, CPU seconds). Writes bench/results.json and bench/scale.svg.
+//
+//   npm run bench                 full run (about 40 minutes: 10k / 100k / 1M users)
+//   npm run bench -- --quick      smaller sizes, under 5 minutes, same file
+//   options: --users N (throughput run), --sizes 10000,100000,1000000, --schedule-large N,
+//            --out PATH (default bench/results.json), --budget-minutes M
+//
+// Everything is loopback, every child has a timeout, and every child is killed when this exits.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
+import { killAll, lastJson, procCpuSeconds, round, runMeasured } from './lib/measure.js';
+import { FROM, SAMPLE_SPEC, userFields, writeMessageFiles } from './lib/message.js';
+import { scaleSvg } from './lib/plot.js';
+import { label, markdown, ratios, targets } from './lib/report.js';
+import { SCHEDULE_NOW, loadScheduleHash, seedUsers } from './lib/seed.js';
+import { postfixToolsMissing, settledCount, startDatabase, startSink } from './lib/services.js';
+import { limitCommand } from './peers/limit.js';
+import { broadcastCommand, commandMissing, scheduleCommand, sentOf } from './peers/mailcron.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const scratch = join(root, 'bench', 'out');
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    users: { type: 'string' },
+    sizes: { type: 'string' },
+    'schedule-large': { type: 'string' },
+    out: { type: 'string' },
+    'budget-minutes': { type: 'string' },
+  },
+});
+
+const plan = flags.quick
+  ? { users: 3000, sizes: [1000, 5000, 20000], scheduleDue: 1000, scheduleLarge: 20000, budgetS: 270, coldRuns: 7 }
+  : { users: 20000, sizes: [10000, 100000, 1000000], scheduleDue: 1000, scheduleLarge: 1000000, budgetS: 50 * 60, coldRuns: 15 };
+if (flags.users) plan.users = Number(flags.users);
+if (flags.sizes) plan.sizes = flags.sizes.split(',').map(Number);
+if (flags['schedule-large']) plan.scheduleLarge = Number(flags['schedule-large']);
+if (flags['budget-minutes']) plan.budgetS = Number(flags['budget-minutes']) * 60;
+const outFile = resolve(flags.out ?? join(root, 'bench', 'results.json'));
+
+const started = performance.now();
+const elapsedS = () => (performance.now() - started) / 1000;
+const remainingMs = () => Math.max(0, (plan.budgetS - elapsedS()) * 1000);
+const log = (line) => process.stderr.write(`[bench ${elapsedS().toFixed(0).padStart(4)}s] ${line}\n`);
+
+let db;
+let sink;
+let client;
+async function shutdown() {
+  killAll();
+  await client?.close().catch(() => {});
+  await sink?.stop().catch(() => {});
+  await db?.stop().catch(() => {});
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping children`);
+    void shutdown().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  });
+}
+
+/**
+ * Runs one measured step: the child's own figures plus the FerretDB and sink CPU it caused and the
+ * messages the sink received meanwhile. `capS` bounds it; the run's budget bounds it too.
+ */
+let stepsLeft = 0; // set once the plan is known: each later step keeps STEP_RESERVE_S of the budget
+const STEP_RESERVE_S = 15;
+async function step(name, [cmd, args], { capS }) {
+  stepsLeft = Math.max(0, stepsLeft - 1);
+  const timeoutMs = Math.min(capS * 1000, remainingMs() - stepsLeft * STEP_RESERVE_S * 1000);
+  if (timeoutMs < 5000) return { reason: 'skipped: out of the time budget' };
+  const dbCpu0 = procCpuSeconds(db.pid);
+  const sinkCpu0 = procCpuSeconds(sink.pid);
+  const received0 = sink.received();
+  log(`${name}: ${[cmd.replace(root + '/', ''), ...args].join(' ').replace(/mongodb:\/\/\S+/, 'mongodb://…')}`);
+  const r = await runMeasured(cmd, args, { timeoutMs, cwd: root, scratchDir: scratch, label: name, env: { NO_COLOR: '1' } });
+  const received = (await settledCount(sink)) - received0;
+  const dbCpu = procCpuSeconds(db.pid);
+  const sinkCpu = procCpuSeconds(sink.pid);
+  const json = lastJson(r.stdout);
+  const out = {
+    seconds: r.seconds,
+    peakRssMB: r.peakRssMB,
+    cpuSeconds: r.cpuSeconds,
+    dbCpuSeconds: dbCpu0 == null || dbCpu == null ? null : round(dbCpu - dbCpu0, 2),
+    sinkCpuSeconds: sinkCpu0 == null || sinkCpu == null ? null : round(sinkCpu - sinkCpu0, 2),
+    sinkReceived: received,
+    summary: json,
+  };
+  if (!r.ok) {
+    out.reason = r.timedOut
+      ? `timed out after ${round(timeoutMs / 1000, 0)} s (sink had ${received} messages)`
+      : `exit ${r.code ?? r.signal}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 300)}`;
+    writeFileSync(join(scratch, `${name}.stderr.log`), r.stderr);
+  }
+  log(`${name}: ${r.ok ? 'ok' : out.reason} — ${r.seconds}s, ${received} received, RSS ${r.peakRssMB} MB, CPU ${r.cpuSeconds}s, FerretDB CPU ${out.dbCpuSeconds}s`);
+  return out;
+}
+
+/** messages/s of a sending step, counting what the sink received (the peer's own count must agree). */
+function throughputOf(s, expected) {
+  if (!s || s.reason) return null;
+  if (s.summary?.unavailable) {
+    s.reason = s.summary.unavailable;
+    return null;
+  }
+  if (s.sinkReceived < expected) {
+    s.reason = `the sink received ${s.sinkReceived} of ${expected} messages`;
+    return null;
+  }
+  return round(s.sinkReceived / s.seconds, 0);
+}
+
+function withDb(uri, name) {
+  const u = new URL(uri);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function coldStart(runs) {
+  const time = (args) => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'ignore', timeout: 30_000 });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    return r.status === 0 ? ms : null;
+  };
+  const median = (xs) => {
+    const s = xs.filter((v) => v != null).sort((a, b) => a - b);
+    return s.length ? s[Math.floor(s.length / 2)] : null;
+  };
+  const node = [];
+  const help = [];
+  for (let i = 0; i < 2; i++) time(['bin/mailcron.js', '--help']); // warm the file cache
+  for (let i = 0; i < runs; i++) {
+    node.push(time(['-e', '0']));
+    help.push(time(['bin/mailcron.js', '--help']));
+  }
+  const nodeMs = median(node);
+  const mailcronHelpMs = median(help);
+  return { nodeMs: round(nodeMs, 1), mailcronHelpMs: mailcronHelpMs == null ? null : round(mailcronHelpMs, 1), ratio: mailcronHelpMs == null ? null : round(mailcronHelpMs / nodeMs, 2), runs };
+}
+
+async function main() {
+  mkdirSync(scratch, { recursive: true });
+  const results = {
+    generatedAt: new Date().toISOString(),
+    quick: flags.quick,
+    machine: { cores: cpus().length, node: process.version, cpu: cpus()[0]?.model ?? null, memoryMB: Math.round(totalmem() / 2 ** 20), loadAverageAtStart: loadavg().map((v) => round(v, 2)) },
+    setup: { users: plan.users, concurrency: 15, message: 'text + HTML digest with the user name and city', sink: 'smtp-sink -c 127.0.0.1:PORT 256', database: 'FerretDB v1.24.2 (SQLite), scripts/ferretdb.js' },
+    throughput: { limit: null, seedStyle: null, naive: null, mailcron: null, sendStage: null },
+    ratios: {},
+    peers: {},
+    scale: plan.sizes.map((users) => ({ users, secondsPerUser: null, peakRssMB: null })),
+    schedule: { smallSeconds: null, largeSeconds: null, ratio: null, due: plan.scheduleDue, smallUsers: plan.scheduleDue, largeUsers: plan.scheduleLarge },
+    coldStart: { nodeMs: null, mailcronHelpMs: null, ratio: null },
+    seeding: {},
+    targets: [],
+    notes: [],
+  };
+
+  const toolsMissing = postfixToolsMissing();
+  if (toolsMissing) throw new Error(toolsMissing);
+  const broadcastMissing = commandMissing(root, 'broadcast');
+  const scheduleMissing = commandMissing(root, 'schedule');
+  const messageArgs = writeMessageFiles(scratch);
+  results.setup.messageBytes = await messageBytes();
+
+  log('starting FerretDB and smtp-sink');
+  db = await startDatabase((m) => log(`ferretdb: ${m}`));
+  sink = await startSink();
+  client = new MongoClient(db.uri);
+  await client.connect();
+
+  // Seeding (not measured as a peer; its time is reported).
+  const seed = async (name, n, opts) => {
+    const r = await seedUsers(client, name, n, opts);
+    results.seeding[name] = { users: n, seconds: round(r.seconds, 1), ...(opts?.schedule ? { due: r.due } : {}) };
+    log(`seeded ${name}: ${n} users in ${round(r.seconds, 1)} s`);
+  };
+  await seed('bench_throughput', plan.users);
+  const scheduleHash = await loadScheduleHash();
+
+  stepsLeft = 5 + 2 + plan.sizes.length;
+
+  // Throughput: every peer on the same users. mailcron last: it is the only one that writes (its ledger).
+  const sinkPort = sink.port;
+  const uri = withDb(db.uri, 'bench_throughput');
+  const cap = flags.quick ? 60 : Math.max(120, plan.users / 20);
+  const peers = results.peers;
+  peers.limit = await step('limit', limitCommand({ port: sinkPort, messages: plan.users }), { capS: cap });
+  peers.sendStage = await step('sendStage', [process.execPath, ['bench/peers/send-stage.js', '--smtp-port', String(sinkPort), '--messages', String(plan.users)]], { capS: cap });
+  const nodePeer = (file) => [process.execPath, [file, '--uri', db.uri, '--db', 'bench_throughput', '--smtp-port', String(sinkPort)]];
+  peers.naive = await step('naive', nodePeer('bench/peers/naive.js'), { capS: cap });
+  peers.seedStyle = await step('seedStyle', nodePeer('bench/peers/seed-style.js'), { capS: cap * 3 });
+  peers.mailcron = broadcastMissing
+    ? { reason: broadcastMissing }
+    : await step('mailcron', broadcastCommand({ smtpPort: sinkPort, mongodbUri: uri, messageArgs, id: `bench-${Date.now()}` }), { capS: cap * 2 });
+  for (const key of Object.keys(results.throughput)) results.throughput[key] = throughputOf(peers[key], plan.users);
+  results.ratios = ratios(results.throughput);
+
+  results.coldStart = existsSync(join(root, 'dist', 'cli', 'main.js')) ? coldStart(plan.coldRuns) : { ...results.coldStart, reason: 'dist/ not built' };
+  log(`cold start: node -e 0 ${results.coldStart.nodeMs} ms, mailcron --help ${results.coldStart.mailcronHelpMs} ms`);
+
+  // Schedule: the same 1,000 due users among 1,000 and among many.
+  if (scheduleMissing || scheduleHash.reason) {
+    results.schedule.reason = scheduleMissing ?? scheduleHash.reason;
+  } else {
+    const runSchedule = async (name, n) => {
+      await seed(name, n, { schedule: { due: plan.scheduleDue, hash: scheduleHash.hash } });
+      const s = await step(name, scheduleCommand({ smtpPort: sinkPort, mongodbUri: withDb(db.uri, name), messageArgs, now: SCHEDULE_NOW }), { capS: flags.quick ? 60 : Math.max(120, n / 1000) });
+      const sent = sentOf(s.summary);
+      if (!s.reason && sent !== plan.scheduleDue) s.reason = `sent ${sent} instead of ${plan.scheduleDue} (sink: ${s.sinkReceived})`;
+      await client.db(name).dropDatabase();
+      return s;
+    };
+    const small = await runSchedule('bench_schedule_small', plan.scheduleDue);
+    const large = await runSchedule('bench_schedule_large', plan.scheduleLarge);
+    Object.assign(results.schedule, {
+      smallSeconds: small.reason ? null : small.seconds,
+      largeSeconds: large.reason ? null : large.seconds,
+      small,
+      large,
+    });
+    if (small.reason || large.reason) results.schedule.reason = small.reason ?? large.reason;
+    else results.schedule.ratio = round(large.seconds / small.seconds, 2);
+  }
+
+  // Scale curve: mailcron broadcast on 3 sizes, each its own database (and ledger).
+  for (const entry of results.scale) {
+    if (broadcastMissing) {
+      entry.reason = broadcastMissing;
+      continue;
+    }
+    if (remainingMs() < 30_000) {
+      entry.reason = 'skipped: out of the time budget';
+      continue;
+    }
+    const name = `bench_scale_${label(entry.users)}`;
+    await seed(name, entry.users);
+    const s = await step(`scale-${label(entry.users)}`, broadcastCommand({ smtpPort: sinkPort, mongodbUri: withDb(db.uri, name), messageArgs, id: `bench-scale-${entry.users}` }), {
+      capS: flags.quick ? 30 + entry.users / 200 : Math.max(180, entry.users / 400),
+    });
+    Object.assign(entry, { seconds: s.seconds, peakRssMB: s.peakRssMB, cpuSeconds: s.cpuSeconds, dbCpuSeconds: s.dbCpuSeconds, sinkReceived: s.sinkReceived });
+    if (s.reason) entry.reason = s.reason;
+    else if (s.sinkReceived < entry.users) entry.reason = `the sink received ${s.sinkReceived} of ${entry.users}`;
+    else entry.secondsPerUser = round(s.seconds / entry.users, 7);
+    if (entry.reason) entry.peakRssMB = null;
+    await client.db(name).dropDatabase();
+  }
+
+  results.targets = targets(results);
+  results.totalSeconds = round(elapsedS(), 1);
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(root, 'bench', 'scale.svg'), scaleSvg(results.scale));
+  const md = markdown(results);
+  writeFileSync(join(scratch, 'results.md'), md);
+  process.stdout.write(md);
+  log(`wrote ${outFile.replace(root + '/', '')}, bench/scale.svg and bench/out/results.md in ${round(elapsedS(), 0)} s`);
+}
+
+/** Size of one rendered message as mailcron builds it, for the record (null if not built). */
+async function messageBytes() {
+  try {
+    const { compileMessage, makeMessageId, buildMime } = await import('../dist/core/message/index.js');
+    const r = compileMessage(SAMPLE_SPEC, { from: FROM }).render({ _id: 'u1', ...userFields(1) }, makeMessageId('size', FROM));
+    return r.ok ? Buffer.byteLength(buildMime(r.message)) : null;
+  } catch {
+    return null;
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await shutdown();
+}
