@@ -261,11 +261,12 @@ async function main() {
   results.targets = targets(results);
   results.totalSeconds = round(elapsedS(), 1);
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(root, 'bench', 'scale.svg'), scaleSvg(results.scale));
+  const svgFile = join(dirname(outFile), 'scale.svg');
+  writeFileSync(svgFile, scaleSvg(results.scale));
   const md = markdown(results);
   writeFileSync(join(scratch, 'results.md'), md);
   process.stdout.write(md);
-  log(`wrote ${outFile.replace(root + '/', '')}, bench/scale.svg and bench/out/results.md in ${round(elapsedS(), 0)} s`);
+  log(`wrote ${[outFile, svgFile].map((f) => f.replace(root + '/', '')).join(', ')} and bench/out/results.md in ${round(elapsedS(), 0)} s`);
 }
 
 /** Size of one rendered message as mailcron builds it, for the record (null if not built). */

@@ -4,6 +4,7 @@ import type { BroadcastDoc, BroadcastStatus, BroadcastStore, Lease } from './bro
 import { UsageError } from './errors.js';
 import { broadcastScope } from './ledger/keys.js';
 import type { Ledger } from './ledger/ledger.js';
+import type { ScheduleStatus } from './schedule/status.js';
 
 export interface BroadcastStatusRow {
   id: string;
@@ -38,6 +39,8 @@ export interface BroadcastStatusRow {
 
 export interface StatusResult {
   broadcasts: BroadcastStatusRow[];
+  /** The schedule: last run and its counts, users due now, next due time, missed slots, lock (not with --id). */
+  schedule?: ScheduleStatus;
 }
 
 export interface StatusDeps {

@@ -6,16 +6,22 @@
 // Shapes chosen for FerretDB v1 (the test server), harmless on MongoDB: it uses the `_id` index
 // only for a plain `{_id: value}` filter — `$in` scans the collection, and inside a multi-statement
 // bulk write so does `{_id, status, …}`. So records are read back with bounded parallel findOne
-// calls, compare-and-sets are single updateOne calls, and the bulk outcome writes filter on `_id`
-// alone: the broadcast lease / schedule lock (held by the only writer of a scope) is what guards them.
+// calls, a takeover's compare-and-set is the insert of a unique token (`~<generation>:<key>`, kept
+// in the same collection, without a scope), and the bulk writes filter on `_id` alone: the
+// broadcast lease / schedule lock (held by the only writer of a scope) is what guards them.
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document } from 'mongodb';
 import type { ClaimRequest, ClaimResult, DeliveryOutcome, DeliveryRecord, Ledger, LedgerSummary } from '../../core/ledger/ledger.js';
 import { COLLECTIONS } from './client.js';
 
-type Rec = DeliveryRecord & Document;
+type Rec = DeliveryRecord & Document & { gen?: number };
 
 /** Statements per bulk write (see record()). */
 const BULK_SLICE = 50;
+
+/** The takeover token of a record's next generation. Delivery keys never start with `~`. */
+function tokenId(rec: Rec): string {
+  return `~${(rec.gen ?? 0) + 1}:${rec._id}`;
+}
 
 function duplicateIndexes(err: unknown, count: number): number[] {
   if (err instanceof MongoBulkWriteError) {
@@ -54,45 +60,47 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
 
       // Bounded by the claim chunk: one findOne per duplicate, in parallel.
       const existing = await Promise.all(dups.map((i) => col.findOne({ _id: requests[i]!.key })));
-      await Promise.all(
-        dups.map(async (i, n) => {
-          const key = requests[i]!.key;
-          const rec = existing[n];
-          if (!rec) {
-            // Deleted between the insert and the read (a released claim): one more insert decides it.
-            results[i] = (await claim([requests[i]!], owner, now))[0]!;
-            return;
-          }
-          if (rec.status === 'claimed' && rec.claimedBy === owner) {
-            results[i] = { key, outcome: 'busy', owner };
-            return;
-          }
-          const takeover = rec.status === 'claimed';
-          if (!takeover && !(rec.status === 'failed' && rec.transient)) {
-            results[i] = { key, outcome: 'done', status: rec.status as Exclude<typeof rec.status, 'claimed'> };
-            return;
-          }
-          // Compare-and-set on the state just read, so two runs never both take it.
-          const r = takeover
-            ? await col.updateOne(
-                { _id: key, status: 'claimed', claimedBy: rec.claimedBy },
-                { $set: { claimedBy: owner, claimedAt: now, updatedAt: now, uncertain: true } },
-              )
-            : await col.updateOne(
-                { _id: key, status: 'failed', transient: true, claimedBy: rec.claimedBy, updatedAt: rec.updatedAt },
-                { $set: { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now } },
-              );
-          if (r.modifiedCount === 1) {
-            results[i] = takeover
-              ? { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy }
-              : { key, outcome: 'retry', attempts: rec.attempts ?? 0 };
-            return;
-          }
-          const d = await col.findOne({ _id: key });
-          const final = d && d.status !== 'claimed' && !(d.status === 'failed' && d.transient);
-          results[i] = final ? { key, outcome: 'done', status: d.status as Exclude<typeof d.status, 'claimed'> } : { key, outcome: 'busy', owner: d?.claimedBy ?? '' };
-        }),
-      );
+      const candidates: Array<{ i: number; rec: Rec; takeover: boolean }> = [];
+      for (const [n, i] of dups.entries()) {
+        const key = requests[i]!.key;
+        const rec = existing[n];
+        if (!rec) {
+          // Deleted between the insert and the read (a released claim): one more insert decides it.
+          results[i] = (await claim([requests[i]!], owner, now))[0]!;
+        } else if (rec.status === 'claimed' && rec.claimedBy === owner) {
+          results[i] = { key, outcome: 'busy', owner };
+        } else if (rec.status === 'claimed' || (rec.status === 'failed' && rec.transient)) {
+          candidates.push({ i, rec, takeover: rec.status === 'claimed' });
+        } else {
+          results[i] = { key, outcome: 'done', status: rec.status as Exclude<typeof rec.status, 'claimed'> };
+        }
+      }
+      if (candidates.length === 0) return results;
+
+      // Compare-and-set without a compound filter: taking generation g+1 of a record means
+      // inserting the token `~<g+1>:<key>`, which the unique _id lets exactly one run do.
+      const tokens = candidates.map(({ rec }) => ({ _id: tokenId(rec), token: true, takenBy: owner, at: now }) as unknown as Rec);
+      let lost = new Set<number>();
+      try {
+        await col.insertMany(tokens, { ordered: false });
+      } catch (err) {
+        lost = new Set(duplicateIndexes(err, tokens.length));
+      }
+      const ops: AnyBulkWriteOperation<Rec>[] = [];
+      for (const [n, { i, rec, takeover }] of candidates.entries()) {
+        const key = requests[i]!.key;
+        if (lost.has(n)) {
+          results[i] = { key, outcome: 'busy', owner: '' };
+          continue;
+        }
+        const set: Document = { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now, gen: (rec.gen ?? 0) + 1 };
+        if (takeover) set.uncertain = true;
+        ops.push({ updateOne: { filter: { _id: key }, update: { $set: set } } });
+        results[i] = takeover
+          ? { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy }
+          : { key, outcome: 'retry', attempts: rec.attempts ?? 0 };
+      }
+      for (let k = 0; k < ops.length; k += BULK_SLICE) await col.bulkWrite(ops.slice(k, k + BULK_SLICE), { ordered: false });
       return results;
   };
 

@@ -11,6 +11,7 @@ import { afterCondition, createUserSource, isResumableReadError } from './user-s
 
 const NEXT_AT = 'mailcron.nextAt';
 const HASH = 'mailcron.scheduleHash';
+const BULK_LIMIT = 50;
 
 /** The schedule command's indexes, with `schedule` replaced by the configured schedule field. */
 export function scheduleIndexes(field: string): IndexSpec[] {
@@ -116,14 +117,18 @@ export function createMongoScheduleStore(db: Db, users: Collection<Document>, op
           ? { updateOne: { filter: { _id: ids[0], ...state } as Document, update } }
           : { updateMany: { filter: { _id: { $in: ids }, ...state } as Document, update } };
       });
-      try {
-        const r = await users.bulkWrite(ops, { ordered: false });
-        return r.matchedCount;
-      } catch (err) {
-        // One odd document (e.g. `mailcron` that is not an object) must not lose the others' updates.
-        if (err instanceof MongoBulkWriteError) return err.result.matchedCount;
-        throw err;
+      let matched = 0;
+      // At most 50 statements per command: FerretDB 1.24 never answers an update command with 100 or more.
+      for (let i = 0; i < ops.length; i += BULK_LIMIT) {
+        try {
+          matched += (await users.bulkWrite(ops.slice(i, i + BULK_LIMIT), { ordered: false })).matchedCount;
+        } catch (err) {
+          // One odd document (e.g. `mailcron` that is not an object) must not lose the others' updates.
+          if (err instanceof MongoBulkWriteError) matched += err.result.matchedCount;
+          else throw err;
+        }
       }
+      return matched;
     },
 
     countDue: (now) => users.countDocuments(q.due(now)),

@@ -59,8 +59,10 @@ async function statusCommand(ctx: CommandContext, opts: StatusOptions): Promise<
       },
       { ...(opts.id !== undefined ? { id: opts.id } : {}), limit: opts.limit },
     );
+    if (opts.id === undefined) result.schedule = await scheduleSection(mongo);
     if (ctx.json) return emitJson(ctx.io, result);
     ctx.io.out(formatStatus(result.broadcasts, ctx.io));
+    if (result.schedule) ctx.io.out(`\n${(await import('./schedule.js')).formatScheduleStatus(result.schedule, ctx.io)}`);
   } finally {
     await mongo.close().catch(() => {});
   }
@@ -80,4 +82,18 @@ function formatStatus(rows: BroadcastStatusRow[], io: Io): string {
     if (r.lastError) out.push(`  last error: ${r.lastError}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The schedule part of the status (owned by the schedule command: src/core/schedule/status.ts). */
+async function scheduleSection(mongo: import('../../adapters/mongo/client.js').MongoHandle) {
+  const [{ createMongoScheduleStore }, { createMongoLeaseStore }, { createMongoLedger }, { scheduleStatus }] = await Promise.all([
+    import('../../adapters/mongo/schedule-store.js'),
+    import('../../adapters/mongo/mongo-lock.js'),
+    import('../../adapters/mongo/mongo-ledger.js'),
+    import('../../core/schedule/status.js'),
+  ]);
+  return scheduleStatus(
+    { store: createMongoScheduleStore(mongo.db, mongo.users), leases: createMongoLeaseStore(mongo.db), ledger: createMongoLedger(mongo.db) },
+    new Date(),
+  );
 }

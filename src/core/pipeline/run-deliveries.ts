@@ -52,9 +52,18 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
   const maxConcurrency = Math.max(1, o.concurrency ?? 15);
   const claimChunk = Math.max(1, o.claimChunk ?? Math.max(50, 4 * maxConcurrency));
   const policy = retryPolicy(o.retry);
+  const maxBacklog = Math.max(100, 2 * claimChunk);
   const random = o.random ?? Math.random;
   const counts = zeroCounts();
   const progress = () => o.progress?.update({ ...counts });
+
+  // Wakes the feeder whenever a send ends or a retry re-enters the queue.
+  let wake: () => void = () => {};
+  let changed = new Promise<void>((r) => (wake = r));
+  const notify = () => {
+    wake();
+    changed = new Promise<void>((r) => (wake = r));
+  };
 
   const stopCtl = new AbortController();
   // Every retry backoff and rate-limit wait listens on it; bounded by the queue, not a leak.
@@ -64,6 +73,7 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
     if (stopped) return;
     stopped = error ? { reason, error } : { reason };
     stopCtl.abort(error ?? new Error(reason));
+    notify();
   };
   const onSignal = () => stop('signal');
   if (o.signal?.aborted) onSignal();
@@ -201,17 +211,23 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
 
   const scheduleRetry = (job: Job, delay: number) => {
     const p = o.clock.sleep(delay, stopCtl.signal).then(
-      () => void queue.add(() => attempt(job), { priority: 1 }),
+      () => void queue.add(() => attempt(job).finally(notify), { priority: 1 }),
       () => failed(job, true),
     );
     retrying.add(p);
-    void p.finally(() => retrying.delete(p));
+    void p.finally(() => {
+      retrying.delete(p);
+      notify();
+    });
   };
 
   const enqueue = async (job: Job) => {
-    // Backpressure: never more than about two rounds of sends waiting in memory.
-    await queue.onSizeLessThan(Math.max(2, queue.concurrency * 2));
-    void queue.add(() => attempt(job));
+    // Backpressure: never more than about two rounds of sends waiting in memory — retries in
+    // their backoff included, or a dead server would let the feeder claim the whole audience —
+    // and no sending far ahead of the ledger (sent but unrecorded is what a crash makes uncertain).
+    while (!stopped && queue.size + retrying.size >= Math.max(2, queue.concurrency * 2)) await changed;
+    if (recorder.backlog >= maxBacklog) await recorder.flush().catch(() => {});
+    void queue.add(() => attempt(job).finally(notify));
   };
 
   /** Decides claimed tasks in stream order: enqueue, record, or leave. */

@@ -51,7 +51,6 @@ export function createAdvancer(o: AdvancerOptions): Advancer {
   const flush = (): Promise<void> => {
     const batch = buffer;
     buffer = [];
-    lastFlush = o.clock.now().getTime();
     if (batch.length > 0 && !o.dryRun) {
       writing = writing.then(async () => {
         try {
@@ -62,13 +61,17 @@ export function createAdvancer(o: AdvancerOptions): Advancer {
       });
     }
     return writing.then(() => {
+      // Measured from the end of the write: while a slow write runs, updates pile up for the next.
+      lastFlush = o.clock.now().getTime();
       if (failure) throw failure;
     });
   };
 
+  // Size only: the caller flushes at the end of each batch of users, so users of one schedule
+  // share one write.
   const enqueue = async (update: StateUpdate) => {
     buffer.push(update);
-    if (buffer.length >= batchSize || o.clock.now().getTime() - lastFlush >= maxDelayMs) await flush();
+    if (buffer.length >= batchSize) await flush();
   };
 
   const settle = (key: string, how: 'final' | 'transient' | 'unresolved') => {

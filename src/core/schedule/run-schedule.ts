@@ -201,9 +201,9 @@ async function runLocked(o: RunScheduleOptions, ctx: DecideContext, leaseLost: A
       if (shouldStop()) return;
       const out: DeliveryTask[] = [];
       for (const doc of batch) await handle(doc, decidePlan(doc, ctx, { replan: Boolean(o.replan) }), out);
+      await advancer.flush();
       if (out.length > 0) yield out;
     }
-    await advancer.flush();
     // 2. Due users, by the index, oldest slot first.
     for await (const batch of o.store.due(now, { batchSize: dueBatch, signal: pipelineSignal })) {
       const out: DeliveryTask[] = [];
@@ -216,6 +216,7 @@ async function runLocked(o: RunScheduleOptions, ctx: DecideContext, leaseLost: A
         stats.dueUsers++;
         await handle(doc, decideDue(doc, ctx), out);
       }
+      await advancer.flush();
       if (out.length > 0) yield out;
       if (stopped) return;
     }

@@ -6,13 +6,23 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { BSON } from 'mongodb';
 
 const OP_MSG = 2013;
+const QUERY_COMMANDS = new Set(['find', 'aggregate']);
+
+interface Query {
+  command: string;
+  filter: unknown;
+  limit?: unknown;
+  returned: number;
+}
 
 export interface WireProxy {
   port: number;
   /** URI for the CLI: the proxy, with the database name and a direct connection. */
   uri(dbName: string): string;
-  /** Documents returned by cursors on `db.collection`, since start or the last reset. */
+  /** Documents returned by queries (find, getMore, aggregate) on `db.collection`, since start or the last reset. */
   returned(ns: string): number;
+  /** Per query on `db.collection` (a find and its getMores): its filter and the documents returned. */
+  queries(ns: string): { command: string; filter: unknown; limit?: unknown; returned: number }[];
   /** Commands sent by clients, by name (`find`, `getMore`, `update`, …), with their namespaces. */
   commands(): { name: string; collection: unknown; filter?: unknown }[];
   reset(): void;
@@ -21,7 +31,7 @@ export interface WireProxy {
 
 /** Splits a byte stream into wire messages and calls `onMessage` for each complete one. */
 function framer(onMessage: (msg: Buffer) => void) {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   return (chunk: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     while (pending.length >= 4) {
@@ -54,6 +64,10 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
   const upHost = up.hostname;
   const upPort = Number(up.port || 27017);
   const counts = new Map<string, number>();
+  // requestID → the query it carries; cursor id → that query (for getMore).
+  const requests = new Map<number, Query>();
+  const cursors = new Map<string, Query>();
+  let queries: (Query & { ns: string })[] = [];
   let commands: { name: string; collection: unknown; filter?: unknown }[] = [];
   const sockets = new Set<Socket>();
 
@@ -67,10 +81,16 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
       framer((msg) => {
         try {
           const body = opMsgBody(msg);
-          const cursor = body?.cursor as { ns?: string; firstBatch?: unknown[]; nextBatch?: unknown[] } | undefined;
-          if (cursor?.ns) {
+          const query = requests.get(msg.readInt32LE(8)); // responseTo
+          requests.delete(msg.readInt32LE(8));
+          const cursor = body?.cursor as { ns?: string; id?: unknown; firstBatch?: unknown[]; nextBatch?: unknown[] } | undefined;
+          // Only query results count: listIndexes and other cursors name the collection too.
+          if (query && cursor?.ns) {
             const n = (cursor.firstBatch ?? cursor.nextBatch ?? []).length;
             counts.set(cursor.ns, (counts.get(cursor.ns) ?? 0) + n);
+            query.returned += n;
+            if (cursor.firstBatch) queries.push(Object.assign(query, { ns: cursor.ns }));
+            if (cursor.id !== undefined && String(cursor.id) !== '0') cursors.set(String(cursor.id), query);
           }
         } catch {
           // Not a message we understand: forwarded untouched all the same.
@@ -86,6 +106,13 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
           if (body) {
             const name = Object.keys(body)[0]!;
             commands.push({ name, collection: body[name], ...(body.filter !== undefined ? { filter: body.filter } : {}) });
+            const requestId = msg.readInt32LE(4);
+            if (QUERY_COMMANDS.has(name)) {
+              requests.set(requestId, { command: name, filter: body.filter ?? body.pipeline, ...(body.limit !== undefined ? { limit: body.limit } : {}), returned: 0 });
+            } else if (name === 'getMore') {
+              const q = cursors.get(String(body.getMore));
+              if (q) requests.set(requestId, q);
+            }
           }
         } catch {
           // ignore
@@ -108,10 +135,12 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
     port,
     uri: (dbName) => `mongodb://127.0.0.1:${port}/${dbName}?directConnection=true`,
     returned: (ns) => counts.get(ns) ?? 0,
+    queries: (ns) => queries.filter((q) => q.ns === ns).map(({ ns: _ns, ...q }) => q),
     commands: () => [...commands],
     reset() {
       counts.clear();
       commands = [];
+      queries = [];
     },
     async close() {
       for (const s of sockets) s.destroy();

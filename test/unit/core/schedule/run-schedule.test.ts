@@ -206,4 +206,56 @@ describe('runSchedule', () => {
     expect(after.due - before.due).toBe(10);
     expect(after.planning - before.planning).toBe(0);
   });
+
+  it('stops taking users at --max-runtime and leaves the rest due', async () => {
+    const { store, run } = setup(Array.from({ length: 250 }, (_, i) => user(i + 1)));
+    await run('2025-03-10T07:00:00Z');
+    let wall = Date.parse('2030-01-01T00:00:00Z');
+    // Each look at the wall clock moves it 10 s on: the 60 s budget runs out during the first batches.
+    const r = await run('2025-03-10T08:01:00Z', { wallNow: () => new Date((wall += 10_000)), maxRuntimeMs: 60_000, batchSize: { due: 10 } });
+    expect(r.record.stopped).toBe('max-runtime');
+    expect(r.record.dueUsers).toBeGreaterThan(0);
+    expect(r.record.dueUsers).toBeLessThan(250);
+    expect(r.pipelineStop).toBeUndefined();
+    const stillDue = store.docs.filter((d) => d.mailcron!.nextAt!.getTime() === Date.parse('2025-03-10T08:00:00Z')).length;
+    expect(stillDue).toBe(250 - r.record.counts.sent);
+  });
+
+  it('stops taking users when the lease is lost, and says so as an abort', async () => {
+    const users = Array.from({ length: 30 }, (_, i) => user(i + 1));
+    const { leases, run } = setup(users);
+    await run('2025-03-10T07:00:00Z');
+    const slow = memoryMailer();
+    const send = slow.send.bind(slow);
+    let stolen = false;
+    slow.send = async (m) => {
+      if (!stolen) {
+        stolen = true;
+        leases.docs.get('schedule')!.owner = 'thief:1:z';
+      }
+      await sleep(30);
+      return send(m);
+    };
+    const r = await run('2025-03-10T08:01:00Z', { mailer: slow, lockTtlMs: 150, concurrency: 1, batchSize: { due: 5 } });
+    expect(r.record.stopped).toBe('lock-lost');
+    expect(r.pipelineStop?.error?.message).toMatch(/lost the schedule lock/);
+    expect(r.record.counts.sent).toBeLessThan(30);
+    // The thief's lease is left alone.
+    expect(leases.docs.get('schedule')!.owner).toBe('thief:1:z');
+  });
+
+  it('--replan compares every planned user and re-plans the ones edited without the contract', async () => {
+    const { store, run } = setup([user(1), user(2), user(3)]);
+    await run('2025-03-10T06:00:00Z');
+    store.docs[1]!.schedule = { cron: '30 7 * * *', timezone: 'UTC', template: 'digest' };
+    delete store.docs[2]!.schedule;
+    const r = await run('2025-03-10T07:00:00Z', { replan: true });
+    expect(r.record).toMatchObject({ planned: 1, replanned: 1 });
+    expect(store.reads().replan).toBe(3);
+    expect(store.docs[0]!.mailcron!.nextAt).toEqual(new Date('2025-03-10T08:00:00Z'));
+    expect(store.docs[1]!.mailcron!.nextAt).toEqual(new Date('2025-03-10T07:30:00Z'));
+    expect(store.docs[2]!.mailcron!.nextAt).toBeUndefined();
+    expect(store.docs[2]!.mailcron!.scheduleHash).toBeUndefined();
+  });
 });
+
