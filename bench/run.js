@@ -3,10 +3,10 @@
 // smtp-sink, the same users and the same ~2 KB message, each as a child process measured the same
 // way (wall time, peak RSS, CPU seconds). Writes bench/results.json and bench/scale.svg.
 //
-//   npm run bench                 full run (about 40 minutes: 10k / 100k / 1M users)
+//   npm run bench                 full run (40-50 minutes: 20k users per peer, scale 10k / 100k / 1M)
 //   npm run bench -- --quick      smaller sizes, under 5 minutes, same file
-//   options: --users N (throughput run), --sizes 10000,100000,1000000, --schedule-large N,
-//            --out PATH (default bench/results.json), --budget-minutes M
+//   options: --users N (throughput run), --reps N (runs per peer, best kept), --sizes 10000,100000,1000000,
+//            --schedule-large N, --budget-minutes M, --out PATH (default bench/results.json; scale.svg beside it)
 //
 // Everything is loopback, every child has a timeout, and every child is killed when this exits.
 import { spawnSync } from 'node:child_process';
@@ -21,7 +21,8 @@ import { FROM, SAMPLE_SPEC, userFields, writeMessageFiles } from './lib/message.
 import { scaleSvg } from './lib/plot.js';
 import { label, markdown, ratios, targets } from './lib/report.js';
 import { SCHEDULE_NOW, loadScheduleHash, seedUsers } from './lib/seed.js';
-import { postfixToolsMissing, settledCount, startDatabase, startSink } from './lib/services.js';
+import { startFerretdb } from '../scripts/ferretdb.js';
+import { postfixToolsMissing, settledCount, startSink } from './lib/services.js';
 import { limitCommand } from './peers/limit.js';
 import { broadcastCommand, commandMissing, scheduleCommand, sentOf } from './peers/mailcron.js';
 
@@ -31,6 +32,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     users: { type: 'string' },
+    reps: { type: 'string' },
     sizes: { type: 'string' },
     'schedule-large': { type: 'string' },
     out: { type: 'string' },
@@ -39,9 +41,10 @@ const { values: flags } = parseArgs({
 });
 
 const plan = flags.quick
-  ? { users: 3000, sizes: [1000, 5000, 20000], scheduleDue: 1000, scheduleLarge: 20000, budgetS: 270, coldRuns: 7 }
-  : { users: 20000, sizes: [10000, 100000, 1000000], scheduleDue: 1000, scheduleLarge: 1000000, budgetS: 50 * 60, coldRuns: 15 };
+  ? { users: 3000, reps: 2, sizes: [1000, 5000, 20000], scheduleDue: 1000, scheduleLarge: 20000, budgetS: 270, coldRuns: 7 }
+  : { users: 20000, reps: 1, sizes: [10000, 100000, 1000000], scheduleDue: 1000, scheduleLarge: 1000000, budgetS: 50 * 60, coldRuns: 15 };
 if (flags.users) plan.users = Number(flags.users);
+if (flags.reps) plan.reps = Number(flags.reps);
 if (flags.sizes) plan.sizes = flags.sizes.split(',').map(Number);
 if (flags['schedule-large']) plan.scheduleLarge = Number(flags['schedule-large']);
 if (flags['budget-minutes']) plan.budgetS = Number(flags['budget-minutes']) * 60;
@@ -69,12 +72,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+let stepsLeft = 0; // set once the plan is known: each later step keeps STEP_RESERVE_S of the budget
+const STEP_RESERVE_S = 15;
+
 /**
  * Runs one measured step: the child's own figures plus the FerretDB and sink CPU it caused and the
  * messages the sink received meanwhile. `capS` bounds it; the run's budget bounds it too.
  */
-let stepsLeft = 0; // set once the plan is known: each later step keeps STEP_RESERVE_S of the budget
-const STEP_RESERVE_S = 15;
 async function step(name, [cmd, args], { capS }) {
   stepsLeft = Math.max(0, stepsLeft - 1);
   const timeoutMs = Math.min(capS * 1000, remainingMs() - stepsLeft * STEP_RESERVE_S * 1000);
@@ -107,18 +111,23 @@ async function step(name, [cmd, args], { capS }) {
   return out;
 }
 
-/** messages/s of a sending step, counting what the sink received (the peer's own count must agree). */
+/**
+ * messages/s of a sending step: `expected` messages over its wall time, provided the sink received
+ * them all and the peer's own count (when it reports one) agrees. Extra copies are noted, not counted.
+ */
 function throughputOf(s, expected) {
   if (!s || s.reason) return null;
   if (s.summary?.unavailable) {
     s.reason = s.summary.unavailable;
     return null;
   }
-  if (s.sinkReceived < expected) {
-    s.reason = `the sink received ${s.sinkReceived} of ${expected} messages`;
+  const reported = sentOf(s.summary);
+  if (s.sinkReceived < expected || (reported != null && reported !== expected)) {
+    s.reason = `the sink received ${s.sinkReceived} and the peer reported ${reported ?? 'nothing'} of ${expected} messages`;
     return null;
   }
-  return round(s.sinkReceived / s.seconds, 0);
+  if (s.sinkReceived > expected) s.duplicates = s.sinkReceived - expected;
+  return round(expected / s.seconds, 0);
 }
 
 function withDb(uri, name) {
@@ -176,7 +185,7 @@ async function main() {
   results.setup.messageBytes = await messageBytes();
 
   log('starting FerretDB and smtp-sink');
-  db = await startDatabase((m) => log(`ferretdb: ${m}`));
+  db = await startFerretdb({ log: (m) => log(`ferretdb: ${m}`) });
   sink = await startSink();
   client = new MongoClient(db.uri);
   await client.connect();
@@ -190,22 +199,41 @@ async function main() {
   await seed('bench_throughput', plan.users);
   const scheduleHash = await loadScheduleHash();
 
-  stepsLeft = 5 + 2 + plan.sizes.length;
+  stepsLeft = 5 * plan.reps + 2 + plan.sizes.length;
 
   // Throughput: every peer on the same users. mailcron last: it is the only one that writes (its ledger).
   const sinkPort = sink.port;
   const uri = withDb(db.uri, 'bench_throughput');
   const cap = flags.quick ? 60 : Math.max(120, plan.users / 20);
   const peers = results.peers;
-  peers.limit = await step('limit', limitCommand({ port: sinkPort, messages: plan.users }), { capS: cap });
-  peers.sendStage = await step('sendStage', [process.execPath, ['bench/peers/send-stage.js', '--smtp-port', String(sinkPort), '--messages', String(plan.users)]], { capS: cap });
   const nodePeer = (file) => [process.execPath, [file, '--uri', db.uri, '--db', 'bench_throughput', '--smtp-port', String(sinkPort)]];
-  peers.naive = await step('naive', nodePeer('bench/peers/naive.js'), { capS: cap });
-  peers.seedStyle = await step('seedStyle', nodePeer('bench/peers/seed-style.js'), { capS: cap * 3 });
-  peers.mailcron = broadcastMissing
-    ? { reason: broadcastMissing }
-    : await step('mailcron', broadcastCommand({ smtpPort: sinkPort, mongodbUri: uri, messageArgs, id: `bench-${Date.now()}` }), { capS: cap * 2 });
-  for (const key of Object.keys(results.throughput)) results.throughput[key] = throughputOf(peers[key], plan.users);
+  const throughputPeers = {
+    limit: { command: () => limitCommand({ port: sinkPort, messages: plan.users }), capS: cap },
+    sendStage: { command: () => [process.execPath, ['bench/peers/send-stage.js', '--smtp-port', String(sinkPort), '--messages', String(plan.users)]], capS: cap },
+    naive: { command: () => nodePeer('bench/peers/naive.js'), capS: cap },
+    seedStyle: { command: () => nodePeer('bench/peers/seed-style.js'), capS: cap * 3 },
+    mailcron: {
+      missing: broadcastMissing,
+      command: (rep) => broadcastCommand({ smtpPort: sinkPort, mongodbUri: uri, messageArgs, id: `bench-${Date.now()}-${rep}` }),
+      capS: cap * 2,
+    },
+  };
+  // Other work on this shared machine comes and goes: each peer runs `reps` times, interleaved,
+  // and keeps its best run; all rates are listed under peers.<name>.runs.
+  for (let rep = 1; rep <= plan.reps; rep++) {
+    for (const [key, peer] of Object.entries(throughputPeers)) {
+      if (peer.missing) {
+        peers[key] = { reason: peer.missing };
+        continue;
+      }
+      const run = await step(plan.reps > 1 ? `${key}-${rep}` : key, peer.command(rep), { capS: peer.capS });
+      const messagesPerSecond = throughputOf(run, plan.users);
+      const prev = peers[key];
+      const keep = prev && (messagesPerSecond == null || (prev.messagesPerSecond ?? -1) >= messagesPerSecond) ? prev : { ...run, messagesPerSecond };
+      peers[key] = { ...keep, runs: [...(prev?.runs ?? []), messagesPerSecond] };
+      results.throughput[key] = peers[key].messagesPerSecond;
+    }
+  }
   results.ratios = ratios(results.throughput);
 
   results.coldStart = existsSync(join(root, 'dist', 'cli', 'main.js')) ? coldStart(plan.coldRuns) : { ...results.coldStart, reason: 'dist/ not built' };
@@ -217,7 +245,7 @@ async function main() {
   } else {
     const runSchedule = async (name, n) => {
       await seed(name, n, { schedule: { due: plan.scheduleDue, hash: scheduleHash.hash } });
-      const s = await step(name, scheduleCommand({ smtpPort: sinkPort, mongodbUri: withDb(db.uri, name), messageArgs, now: SCHEDULE_NOW }), { capS: flags.quick ? 60 : Math.max(120, n / 1000) });
+      const s = await step(name, scheduleCommand({ smtpPort: sinkPort, mongodbUri: withDb(db.uri, name), messageArgs, now: SCHEDULE_NOW }), { capS: flags.quick ? 60 : 240 });
       const sent = sentOf(s.summary);
       if (!s.reason && sent !== plan.scheduleDue) s.reason = `sent ${sent} instead of ${plan.scheduleDue} (sink: ${s.sinkReceived})`;
       await client.db(name).dropDatabase();
@@ -251,10 +279,10 @@ async function main() {
       capS: flags.quick ? 30 + entry.users / 200 : Math.max(180, entry.users / 400),
     });
     Object.assign(entry, { seconds: s.seconds, peakRssMB: s.peakRssMB, cpuSeconds: s.cpuSeconds, dbCpuSeconds: s.dbCpuSeconds, sinkReceived: s.sinkReceived });
-    if (s.reason) entry.reason = s.reason;
-    else if (s.sinkReceived < entry.users) entry.reason = `the sink received ${s.sinkReceived} of ${entry.users}`;
-    else entry.secondsPerUser = round(s.seconds / entry.users, 7);
-    if (entry.reason) entry.peakRssMB = null;
+    if (throughputOf(s, entry.users) == null) {
+      entry.reason = s.reason;
+      entry.peakRssMB = null; // of a partial run: not comparable
+    } else entry.secondsPerUser = round(s.seconds / entry.users, 7);
     await client.db(name).dropDatabase();
   }
 

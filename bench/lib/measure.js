@@ -7,6 +7,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const GNU_TIME = '/usr/bin/time';
+// mailcron drains in-flight sends and flushes its ledger on SIGTERM; give it that long.
+const KILL_GRACE_MS = 15_000;
 const live = new Set();
 
 /** Kills every child process group still running; run.js calls it on exit and on signals. */
@@ -66,7 +68,7 @@ export function runMeasured(cmd, args, { timeoutMs, env, cwd, scratchDir, label 
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(file, argv, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child.pid);
+    if (child.pid) live.add(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -90,9 +92,12 @@ export function runMeasured(cmd, args, { timeoutMs, env, cwd, scratchDir, label 
     const timer = setTimeout(() => {
       timedOut = true;
       for (const pid of useTime ? childrenOf(child.pid) : [child.pid]) signal(pid, 'SIGTERM');
-      killTimer = setTimeout(() => signal(-child.pid, 'SIGKILL'), 5000);
+      killTimer = setTimeout(() => signal(-child.pid, 'SIGKILL'), KILL_GRACE_MS);
     }, timeoutMs);
-    const finish = (code, signal, spawnError) => {
+    let finished = false;
+    const finish = (code, exitSignal, spawnError) => {
+      if (finished) return; // a failed spawn emits 'error' and then 'close'
+      finished = true;
       const seconds = (performance.now() - t0) / 1000;
       clearTimeout(timer);
       clearTimeout(killTimer);
@@ -100,17 +105,19 @@ export function runMeasured(cmd, args, { timeoutMs, env, cwd, scratchDir, label 
       live.delete(child.pid);
       if (useTime && existsSync(timeFile)) {
         // GNU time writes "Command exited with non-zero status N" first when the child failed.
-        const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
-        const [kb, user, sys] = last.split(' ').map(Number);
-        if (Number.isFinite(kb)) peakKb = kb;
-        if (Number.isFinite(user) && Number.isFinite(sys)) cpu = user + sys;
+        // Empty when GNU time itself was killed (the peer outlived the grace period).
+        const m = /^(\d+) ([\d.]+) ([\d.]+)$/m.exec(readFileSync(timeFile, 'utf8'));
+        if (m) {
+          peakKb = Number(m[1]);
+          cpu = Number(m[2]) + Number(m[3]);
+        }
         rmSync(timeFile, { force: true });
       }
       resolve({
         label,
         ok: !timedOut && !spawnError && code === 0,
         code,
-        signal,
+        signal: exitSignal,
         timedOut,
         error: spawnError ? String(spawnError.message) : undefined,
         seconds: round(seconds, 3),
@@ -121,7 +128,7 @@ export function runMeasured(cmd, args, { timeoutMs, env, cwd, scratchDir, label 
       });
     };
     child.on('error', (err) => finish(null, null, err));
-    child.on('close', (code, signal) => finish(code, signal));
+    child.on('close', (code, exitSignal) => finish(code, exitSignal));
   });
 }
 

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort, startFerretdb } from '../../scripts/ferretdb.js';
+import { freePort } from '../../scripts/ferretdb.js';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const SMTP_SOURCE = '/usr/sbin/smtp-source';
@@ -12,10 +12,6 @@ export const SMTP_SOURCE = '/usr/sbin/smtp-source';
 export function postfixToolsMissing() {
   const missing = [SMTP_SINK, SMTP_SOURCE].filter((p) => !existsSync(p));
   return missing.length ? `${missing.join(', ')} not found: run scripts/install-postfix-tools.sh` : null;
-}
-
-export async function startDatabase(log) {
-  return startFerretdb({ log });
 }
 
 function canConnect(port) {

@@ -153,7 +153,7 @@ describe('test SMTP helper', () => {
     }
   });
 
-  it('takes a thousand messages over a pool quickly enough for big tests', async () => {
+  it('takes a thousand messages over a pool of 15 connections', async () => {
     smtp = await startTestSmtp();
     const t = transport(smtp, { pool: true, maxConnections: 15, maxMessages: Infinity });
     const sends: Promise<unknown>[] = [];

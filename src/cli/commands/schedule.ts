@@ -8,10 +8,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import ms from 'ms';
 import { UsageError } from '../../core/errors.js';
 import { parseRate, type RateLimit } from '../../core/rate-limit.js';
-import type { ScheduleStatus } from '../../core/schedule/status.js';
-import type { ScheduleRunRecord } from '../../core/schedule/types.js';
+import { redactSecrets } from '../../core/redact.js';
 import { mergeSources } from '../config-loader.js';
-import { emitJson, type Io } from '../io.js';
+import { emitJson } from '../io.js';
+import { formatRun } from '../schedule-output.js';
 import { action, type CommandContext } from '../run.js';
 
 interface ScheduleOptions {
@@ -214,10 +214,11 @@ async function scheduleCommand(ctx: CommandContext, opts: ScheduleOptions): Prom
   const mongo = await connectMongo(config);
   try {
     if (!opts.dryRun) {
-      // One index per createIndexes call: FerretDB 1.24 drops the connection when a call names
-      // several indexes that all exist already (two runs starting together would hit it).
-      for (const spec of [...scheduleIndexes(field), ...indexes.REQUIRED_INDEXES.filter((s) => s.command === 'status')]) {
-        await indexes.ensureIndexes(mongo.db, config, [spec]);
+      // Checked together, created one per call: FerretDB 1.24 drops the connection when one
+      // createIndexes names several indexes that all exist (two runs starting together would hit it).
+      const specs = [...scheduleIndexes(field), ...indexes.REQUIRED_INDEXES.filter((s) => s.command === 'status')];
+      for (const missing of (await indexes.checkIndexes(mongo.db, config, specs)).filter((c) => !c.present)) {
+        await indexes.ensureIndexes(mongo.db, config, [missing.spec]);
       }
     }
     const { createMailer } = await import('../../adapters/mail/index.js');
@@ -254,6 +255,7 @@ async function scheduleCommand(ctx: CommandContext, opts: ScheduleOptions): Prom
         signal: ctx.signal,
         progress,
         onLocked: () => progress.start?.({ total: undefined, label: 'schedule' }),
+        onLockRenewError: (err) => io.err(`mailcron: could not renew the schedule lock, retrying: ${redactSecrets(String((err as Error)?.message ?? err), config.secrets)}\n`),
       });
     } finally {
       progress.stop?.();
@@ -275,58 +277,4 @@ function fieldFromEnv(value: string | undefined): string {
   } catch (err) {
     throw new UsageError(`MAILCRON_SCHEDULE_FIELD: ${(err as Error).message.replace(/^--schedule-field /, '')}`);
   }
-}
-
-const STOPS: Record<string, string> = {
-  'max-runtime': 'stopped at --max-runtime; the remaining due users stay due for the next run',
-  max: 'stopped at --max; the remaining due users stay due for the next run',
-  signal: 'interrupted; progress saved, the next run continues',
-  'lock-lost': 'lost the lock; stopped taking users',
-  fatal: 'stopped by a fatal error',
-  'max-errors': 'stopped at --max-errors',
-};
-
-/** The human summary of a run (stderr). */
-export function formatRun(r: ScheduleRunRecord, io: Io): string {
-  const c = r.counts;
-  const head = r.dryRun ? `mailcron: schedule dry run at ${r.now.toISOString()}: would send ${c.sent}` : `mailcron: schedule at ${r.now.toISOString()}: ${c.sent} sent`;
-  const parts = [
-    head,
-    `${c.failed} failed${c.retryable ? ` (${c.retryable} retryable: the next run retries)` : ''}`,
-    `${c.missed} missed`,
-    `${c.skipped} skipped`,
-    `${c.alreadyDone} already done`,
-    `${c.uncertain} uncertain`,
-    `${r.dueUsers} due users`,
-    `${r.planned} planned${r.invalid ? ` (${r.invalid} invalid)` : ''}`,
-    `next due ${r.nextDueAt ? r.nextDueAt.toISOString() : '-'}`,
-  ];
-  const lines = [r.stopped && r.stopped !== 'max-runtime' && r.stopped !== 'max' ? io.color.yellow(parts.join(', ')) : parts.join(', ')];
-  for (const p of r.problems) lines.push(io.color.yellow(`mailcron: ${p.users} user${p.users === 1 ? '' : 's'} left due: ${p.reason}`));
-  if (r.stopped) lines.push(`mailcron: ${STOPS[r.stopped] ?? r.stopped}`);
-  return `${lines.join('\n')}\n`;
-}
-
-/** Lines for the schedule section of `mailcron status`. */
-export function formatScheduleStatus(s: ScheduleStatus, io: Io): string {
-  const out = [io.color.bold('schedule')];
-  if (s.lastRun) {
-    const r = s.lastRun;
-    const c = r.counts;
-    out.push(
-      `  last run ${r.startedAt.toISOString()} (now ${r.now.toISOString()})${r.stopped ? ` ${r.stopped}` : ''}: sent ${c.sent}  failed ${c.failed}  missed ${c.missed}  skipped ${c.skipped}  already done ${c.alreadyDone}  uncertain ${c.uncertain}  due users ${r.dueUsers}  planned ${r.planned}`,
-    );
-    for (const p of r.problems) out.push(io.color.yellow(`  ${p.users} left due: ${p.reason}`));
-  } else out.push('  no schedule run yet (mailcron schedule --help)');
-  out.push(`  due now ${s.dueNow}  next due ${s.nextDueAt ? s.nextDueAt.toISOString() : '-'}`);
-  const l = s.ledger;
-  out.push(`  all slots: sent ${l.sent}  failed ${l.failed}  retryable ${l.retryable}  missed ${l.missed}  skipped ${l.skipped}  in flight or uncertain ${l.claimed}`);
-  if (s.lock) {
-    out.push(
-      s.lock.held
-        ? `  lock held by ${s.lock.owner} since ${s.lock.since.toISOString()} (expires ${s.lock.expiresAt.toISOString()} unless renewed)`
-        : `  lock free (last held by ${s.lock.owner}${s.lock.releasedAt ? `, released ${s.lock.releasedAt.toISOString()}` : ', expired'})`,
-    );
-  }
-  return `${out.join('\n')}\n`;
 }

@@ -62,7 +62,7 @@ async function statusCommand(ctx: CommandContext, opts: StatusOptions): Promise<
     if (opts.id === undefined) result.schedule = await scheduleSection(mongo);
     if (ctx.json) return emitJson(ctx.io, result);
     ctx.io.out(formatStatus(result.broadcasts, ctx.io));
-    if (result.schedule) ctx.io.out(`\n${(await import('./schedule.js')).formatScheduleStatus(result.schedule, ctx.io)}`);
+    if (result.schedule) ctx.io.out(`\n${(await import('../schedule-output.js')).formatScheduleStatus(result.schedule, ctx.io)}`);
   } finally {
     await mongo.close().catch(() => {});
   }

@@ -60,9 +60,11 @@ export interface RunScheduleOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
   progress?: ProgressSink;
-  /** Called once the lock is held (the CLI says so on stderr). */
+  /** Called once the lock is held (the CLI starts its progress output). */
   onLocked?: () => void;
-  /** Users read per query. Default 100 (due), 500 (planning). */
+  /** A lease renewal failed (it is retried until the lease would expire). */
+  onLockRenewError?: (err: unknown) => void;
+  /** Users read per query. Default 250 (due), 500 (planning). */
   batchSize?: { due?: number; planning?: number };
   /** Overrides of the per-user bounds (tests). */
   limits?: Partial<Pick<DecideContext, 'recheckMs' | 'maxMissedRecords' | 'maxSendsPerUser'>>;
@@ -95,7 +97,13 @@ export async function runSchedule(o: RunScheduleOptions): Promise<RunScheduleRes
     maxMissedRecords: o.limits?.maxMissedRecords ?? DECIDE_DEFAULTS.maxMissedRecords,
     maxSendsPerUser: o.limits?.maxSendsPerUser ?? DECIDE_DEFAULTS.maxSendsPerUser,
   };
-  const lease = await acquireLease(o.leases, { name: SCHEDULE_LOCK, owner: o.owner, ttlMs: o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, now: wallNow });
+  const lease = await acquireLease(o.leases, {
+    name: SCHEDULE_LOCK,
+    owner: o.owner,
+    ttlMs: o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS,
+    now: wallNow,
+    ...(o.onLockRenewError ? { onRenewError: o.onLockRenewError } : {}),
+  });
   o.onLocked?.();
   try {
     return await runLocked(o, ctx, lease.lost, startedAt, wallNow);
@@ -192,7 +200,7 @@ async function runLocked(o: RunScheduleOptions, ctx: DecideContext, leaseLost: A
   };
 
   const planningBatch = o.batchSize?.planning ?? 500;
-  const dueBatch = o.batchSize?.due ?? 100;
+  const dueBatch = o.batchSize?.due ?? 250;
 
   async function* tasks(): AsyncGenerator<DeliveryTask[]> {
     // 1. Plan users without a plan (new users, schedules marked for re-planning), or all under --replan.

@@ -24,7 +24,7 @@ export interface WireProxy {
   /** Per query on `db.collection` (a find and its getMores): its filter and the documents returned. */
   queries(ns: string): { command: string; filter: unknown; limit?: unknown; returned: number }[];
   /** Commands sent by clients, by name (`find`, `getMore`, `update`, …), with their namespaces. */
-  commands(): { name: string; collection: unknown; filter?: unknown }[];
+  commands(): { name: string; collection: unknown; filter?: unknown; ms?: number }[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -68,7 +68,8 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
   const requests = new Map<number, Query>();
   const cursors = new Map<string, Query>();
   let queries: (Query & { ns: string })[] = [];
-  let commands: { name: string; collection: unknown; filter?: unknown }[] = [];
+  let commands: { name: string; collection: unknown; filter?: unknown; ms?: number; at?: number }[] = [];
+  const pendingCommands = new Map<number, { ms?: number; at?: number }>();
   const sockets = new Set<Socket>();
 
   const server: Server = createServer((client) => {
@@ -81,6 +82,11 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
       framer((msg) => {
         try {
           const body = opMsgBody(msg);
+          const cmd = pendingCommands.get(msg.readInt32LE(8));
+          if (cmd?.at !== undefined) {
+            cmd.ms = Date.now() - cmd.at;
+            pendingCommands.delete(msg.readInt32LE(8));
+          }
           const query = requests.get(msg.readInt32LE(8)); // responseTo
           requests.delete(msg.readInt32LE(8));
           const cursor = body?.cursor as { ns?: string; id?: unknown; firstBatch?: unknown[]; nextBatch?: unknown[] } | undefined;
@@ -105,8 +111,10 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
           const body = opMsgBody(msg);
           if (body) {
             const name = Object.keys(body)[0]!;
-            commands.push({ name, collection: body[name], ...(body.filter !== undefined ? { filter: body.filter } : {}) });
             const requestId = msg.readInt32LE(4);
+            const entry = { name, collection: body[name], ...(body.filter !== undefined ? { filter: body.filter } : {}), at: Date.now() };
+            commands.push(entry);
+            pendingCommands.set(requestId, entry);
             if (QUERY_COMMANDS.has(name)) {
               requests.set(requestId, { command: name, filter: body.filter ?? body.pipeline, ...(body.limit !== undefined ? { limit: body.limit } : {}), returned: 0 });
             } else if (name === 'getMore') {
@@ -136,7 +144,7 @@ export async function startWireProxy(upstreamUri: string): Promise<WireProxy> {
     uri: (dbName) => `mongodb://127.0.0.1:${port}/${dbName}?directConnection=true`,
     returned: (ns) => counts.get(ns) ?? 0,
     queries: (ns) => queries.filter((q) => q.ns === ns).map(({ ns: _ns, ...q }) => q),
-    commands: () => [...commands],
+    commands: () => commands.map(({ at: _at, ...c }) => c),
     reset() {
       counts.clear();
       commands = [];

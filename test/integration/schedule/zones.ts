@@ -34,6 +34,11 @@ export function steps(from: string, to: string, stepMin: number): string[] {
   return out;
 }
 
+/** Several step lists merged, in time order, without repeats. */
+export function merge(...lists: string[][]): string[] {
+  return [...new Set(lists.flat())].sort();
+}
+
 export async function walk(t: TestDb, users: ZoneUser[], nows: string[]): Promise<WalkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mailcron-tpl-'));
   writeFileSync(join(dir, 'digest.txt'), 'subject: Your digest, {{name}}\n---- text\nHello {{name}}, here is your digest.\n');
