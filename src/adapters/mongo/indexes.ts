@@ -112,19 +112,16 @@ export async function checkIndexes(db: Db, config: IndexConfig, specs: readonly 
 /**
  * Creates the required indexes that are missing (createIndexes, which also creates the collection).
  * Idempotent: present indexes, under any name, are left alone. Returns the ones it created.
+ * One index per command: FerretDB 1.24 drops the connection when one createIndexes names several
+ * indexes that all exist, which two runs starting together would hit.
  */
 export async function ensureIndexes(db: Db, config: IndexConfig, specs: readonly IndexSpec[] = REQUIRED_INDEXES): Promise<IndexCheck[]> {
   const missing = (await checkIndexes(db, config, specs)).filter((c) => !c.present);
-  const byCollection = new Map<string, IndexCheck[]>();
-  for (const c of missing) byCollection.set(c.collection, [...(byCollection.get(c.collection) ?? []), c]);
-  for (const [collection, checks] of byCollection) {
-    const descriptions = checks.map(({ spec }) => {
-      const d: IndexDescription = { key: spec.key, name: spec.name };
-      if (spec.unique) d.unique = true;
-      if (spec.partialFilterExpression) d.partialFilterExpression = spec.partialFilterExpression;
-      return d;
-    });
-    await db.collection(collection).createIndexes(descriptions);
+  for (const { spec, collection } of missing) {
+    const d: IndexDescription = { key: spec.key, name: spec.name };
+    if (spec.unique) d.unique = true;
+    if (spec.partialFilterExpression) d.partialFilterExpression = spec.partialFilterExpression;
+    await db.collection(collection).createIndexes([d]);
   }
   return missing.map((c) => ({ ...c, present: true }));
 }

@@ -12,11 +12,10 @@
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document } from 'mongodb';
 import type { ClaimRequest, ClaimResult, DeliveryOutcome, DeliveryRecord, Ledger, LedgerSummary } from '../../core/ledger/ledger.js';
 import { COLLECTIONS } from './client.js';
+import { slices } from './bulk.js';
 
 type Rec = DeliveryRecord & Document & { gen?: number };
 
-/** Statements per bulk write (see record()). */
-const BULK_SLICE = 50;
 
 /** The takeover token of a record's next generation. Delivery keys never start with `~`. */
 function tokenId(rec: Rec): string {
@@ -100,7 +99,7 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
           ? { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy }
           : { key, outcome: 'retry', attempts: rec.attempts ?? 0 };
       }
-      for (let k = 0; k < ops.length; k += BULK_SLICE) await col.bulkWrite(ops.slice(k, k + BULK_SLICE), { ordered: false });
+      for (const slice of slices(ops)) await col.bulkWrite(slice, { ordered: false });
       return results;
   };
 
@@ -134,8 +133,8 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
         if (attempts > 0) update.$inc = { attempts };
         ops.push({ updateOne: { filter, update } });
       }
-      // FerretDB v1.24 never answers an update command of 100 or more statements: write in slices.
-      for (let i = 0; i < ops.length; i += BULK_SLICE) await col.bulkWrite(ops.slice(i, i + BULK_SLICE), { ordered: false });
+      // FerretDB v1.24 cannot answer large update commands: write in slices (see bulk.ts).
+      for (const slice of slices(ops)) await col.bulkWrite(slice, { ordered: false });
     },
 
     async lookup(keys: string[]) {

@@ -8,10 +8,10 @@ import type { UserDoc } from '../../core/ports.js';
 import { COLLECTIONS } from './client.js';
 import { REQUIRED_INDEXES, type IndexSpec } from './indexes.js';
 import { afterCondition, createUserSource, isResumableReadError } from './user-source.js';
+import { slices } from './bulk.js';
 
 const NEXT_AT = 'mailcron.nextAt';
 const HASH = 'mailcron.scheduleHash';
-const BULK_LIMIT = 50;
 
 /** The schedule command's indexes, with `schedule` replaced by the configured schedule field. */
 export function scheduleIndexes(field: string): IndexSpec[] {
@@ -118,10 +118,10 @@ export function createMongoScheduleStore(db: Db, users: Collection<Document>, op
           : { updateMany: { filter: { _id: { $in: ids }, ...state } as Document, update } };
       });
       let matched = 0;
-      // At most 50 statements per command: FerretDB 1.24 never answers an update command with 100 or more.
-      for (let i = 0; i < ops.length; i += BULK_LIMIT) {
+      // Small commands: FerretDB 1.24 cannot answer large update commands (see bulk.ts).
+      for (const slice of slices(ops)) {
         try {
-          matched += (await users.bulkWrite(ops.slice(i, i + BULK_LIMIT), { ordered: false })).matchedCount;
+          matched += (await users.bulkWrite(slice, { ordered: false })).matchedCount;
         } catch (err) {
           // One odd document (e.g. `mailcron` that is not an object) must not lose the others' updates.
           if (err instanceof MongoBulkWriteError) matched += err.result.matchedCount;

@@ -214,12 +214,8 @@ async function scheduleCommand(ctx: CommandContext, opts: ScheduleOptions): Prom
   const mongo = await connectMongo(config);
   try {
     if (!opts.dryRun) {
-      // Checked together, created one per call: FerretDB 1.24 drops the connection when one
-      // createIndexes names several indexes that all exist (two runs starting together would hit it).
       const specs = [...scheduleIndexes(field), ...indexes.REQUIRED_INDEXES.filter((s) => s.command === 'status')];
-      for (const missing of (await indexes.checkIndexes(mongo.db, config, specs)).filter((c) => !c.present)) {
-        await indexes.ensureIndexes(mongo.db, config, [missing.spec]);
-      }
+      await indexes.ensureIndexes(mongo.db, config, specs);
     }
     const { createMailer } = await import('../../adapters/mail/index.js');
     const mailer = createMailer(config.transport, { concurrency: config.concurrency, from: config.mailFrom, signal: ctx.signal, out: (line) => io.out(line) });

@@ -77,7 +77,7 @@ function formatStatus(rows: BroadcastStatusRow[], io: Io): string {
     out.push(
       `  audience ${r.audience ?? '?'}  sent ${r.sent}  failed ${r.failed}  retryable ${r.retryable}  skipped ${r.skipped}  uncertain ${r.uncertain}${r.inFlight ? `  in flight ${r.inFlight}` : ''}  pending ${r.pending}`,
     );
-    const rate = r.perMinute === null ? '' : `  rate ${r.perMinute}/min`;
+    const rate = r.perMinute === null ? '' : r.perMinute >= 60 ? `  rate ${Math.round(r.perMinute / 60)}/s` : `  rate ${r.perMinute}/min`;
     out.push(`  first send ${r.firstSentAt ?? '-'}  last send ${r.lastSentAt ?? '-'}${rate}  runs ${r.runs}`);
     if (r.lastError) out.push(`  last error: ${r.lastError}`);
   }

@@ -71,9 +71,24 @@ describe('broadcast interrupted and resumed', () => {
     expect(await deliveries.countDocuments({ scope: 'broadcast:term', status: 'claimed' })).toBe(0);
     expect(await deliveries.countDocuments({ scope: 'broadcast:term', status: 'sent' })).toBe(smtp.messages.length);
 
+    // The checkpoint: every audience member at or below it has a final outcome in the ledger.
+    const bc = await t.db.collection('mailcron_broadcasts').findOne({ _id: 'term' as never });
+    expect(bc?.lowWatermark).toBeDefined();
+    const below = await t.db.collection('users').find({ active: true, _id: { $lte: bc!.lowWatermark } }, { projection: { _id: 1 } }).toArray();
+    expect(below.length).toBeGreaterThan(0);
+    const final = await deliveries.countDocuments({ scope: 'broadcast:term', status: { $in: ['sent', 'skipped'] } });
+    expect(final).toBeGreaterThanOrEqual(below.length);
+    for (const u of below) {
+      const rec = await deliveries.findOne({ _id: `b:term:oid:${u._id.toHexString()}` as never });
+      expect(['sent', 'skipped'], String(u._id)).toContain(rec?.status);
+    }
+
     const again = await runCli(['broadcast', '--template', tpl, '--id', 'term', '--json'], env(smtp));
     expect(again.code, again.stderr).toBe(0);
-    expect(summary(again)).toMatchObject({ status: 'completed', counts: { uncertain: 0 } });
+    const rerun = summary(again);
+    expect(rerun).toMatchObject({ status: 'completed', counts: { uncertain: 0 } });
+    // The rerun streamed only the users after the checkpoint.
+    expect(rerun.counts.seen).toBe(1800 - below.length);
     expect(tally(smtp)).toEqual({ missed: [], duplicates: 0, strangers: [] });
   });
 
