@@ -2,7 +2,7 @@
 // exit code. Commands stay thin: they get a context, call core, print, and return an exit code.
 import type { Command } from 'commander';
 import type { Config } from '../core/config.js';
-import { loadConfig, type GlobalFlags } from './config-loader.js';
+import type { GlobalFlags } from './config-loader.js';
 import { EXIT, exitCodeFor, exitCodeForSignal, formatError } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
 
@@ -13,6 +13,8 @@ export interface CommandContext {
   json: boolean;
   /** Aborted on the first SIGINT/SIGTERM: stop taking work, drain, flush, return. */
   signal: AbortSignal;
+  /** A command's own setting by variable name: environment first, then --env-file/.env. */
+  setting(name: string): string | undefined;
   /** The signal that aborted the run, if any. */
   interruptedBy(): NodeJS.Signals | undefined;
 }
@@ -43,13 +45,17 @@ export function action<O>(fn: Action<O>) {
     let code: number;
     let secrets: string[] = [];
     try {
-      const config = loadConfig(flags);
+      // Loaded here, not at start-up: zod and dotenv would slow down `mailcron --help`.
+      const [{ mergeSources }, { resolveConfig }] = await Promise.all([import('./config-loader.js'), import('../core/config.js')]);
+      const { raw, fileEnv } = mergeSources(flags, process.env, process.cwd());
+      const config = resolveConfig(raw);
       secrets = config.secrets;
       const ctx: CommandContext = {
         io,
         config,
         json: Boolean(flags.json),
         signal: controller.signal,
+        setting: (name) => process.env[name] || fileEnv[name] || undefined,
         interruptedBy: () => caught,
       };
       const result = await fn(ctx, flags as O, args);

@@ -4,7 +4,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Check, DoctorReport } from '../../core/doctor.js';
 import { ConfigError } from '../../core/errors.js';
-import { loadConfig, type GlobalFlags } from '../config-loader.js';
+import type { GlobalFlags } from '../config-loader.js';
 import { EXIT } from '../exit-codes.js';
 import { emitJson, processIo, type Io } from '../io.js';
 import { action, exit, type CommandContext } from '../run.js';
@@ -48,6 +48,7 @@ Examples:
       const cmd = params[params.length - 1] as Command;
       const flags = cmd.optsWithGlobals() as GlobalFlags;
       let issues: string[] | undefined;
+      const { loadConfig } = await import('../config-loader.js');
       try {
         loadConfig(flags);
       } catch (err) {

@@ -9,7 +9,6 @@ import ms from 'ms';
 import { UsageError } from '../../core/errors.js';
 import { parseRate, type RateLimit } from '../../core/rate-limit.js';
 import { redactSecrets } from '../../core/redact.js';
-import { mergeSources } from '../config-loader.js';
 import { emitJson } from '../io.js';
 import { formatRun } from '../schedule-output.js';
 import { action, type CommandContext } from '../run.js';
@@ -172,9 +171,8 @@ async function scheduleCommand(ctx: CommandContext, opts: ScheduleOptions): Prom
     const s = await stat(opts.templateDir).catch(() => undefined);
     if (!s?.isDirectory()) throw new UsageError(`--template-dir: ${opts.templateDir} is not a directory`);
   }
-  const { fileEnv } = mergeSources(opts as never, io.env, process.cwd());
-  const field = opts.scheduleField ?? fieldFromEnv(io.env.MAILCRON_SCHEDULE_FIELD ?? fileEnv.MAILCRON_SCHEDULE_FIELD);
-  const defaultTimezone = opts.defaultTimezone ?? io.env.MAILCRON_DEFAULT_TIMEZONE ?? fileEnv.MAILCRON_DEFAULT_TIMEZONE;
+  const field = opts.scheduleField ?? fieldFromEnv(ctx.setting('MAILCRON_SCHEDULE_FIELD'));
+  const defaultTimezone = opts.defaultTimezone ?? ctx.setting('MAILCRON_DEFAULT_TIMEZONE');
 
   const [msg, { connectMongo }, { createMongoLedger }, { createMongoLeaseStore }, { createMongoScheduleStore, scheduleIndexes }, indexes, core, slots, messages, clock, { createProgress }] =
     await Promise.all([
