@@ -6,6 +6,7 @@ import type { UserDoc } from '../../core/ports.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../format/formats.js';
 import { emitJson } from '../io.js';
 import { action, type CommandContext } from '../run.js';
+import { wholeNumber } from '../args.js';
 
 const DEFAULT_FIELDS = ['_id', 'email', 'name', 'active'];
 const MAX_LIMIT = 1000; // MAX_PAGE_LIMIT in core/list-users.ts, repeated here to keep --help import-light
@@ -21,16 +22,6 @@ interface ListUsersOptions {
   active?: boolean;
   inactive?: boolean;
   any?: boolean;
-}
-
-function wholeNumber(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? '…' : max}`);
-    }
-    return n;
-  };
 }
 
 export function parseFields(value: string): string[] {

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import ms from 'ms';
 import { UsageError } from '../../core/errors.js';
-import { parseRate, type RateLimit } from '../../core/rate-limit.js';
+import type { RateLimit } from '../../core/rate-limit.js';
 import { redactSecrets } from '../../core/redact.js';
 import { emitJson } from '../io.js';
 import { formatRun } from '../schedule-output.js';
 import { action, type CommandContext } from '../run.js';
+import { wholeNumber, rateArg } from '../args.js';
 
 interface ScheduleOptions {
   now?: Date;
@@ -47,28 +48,12 @@ export function durationArg(flag: string, minMs = 1) {
   };
 }
 
-function wholeNumber(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
 function instantArg(value: string): Date {
   // A date-time with a zone (Z or ±hh:mm): a local time would depend on the machine's zone.
   const ok = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/i.test(value.trim());
   const d = new Date(value.trim());
   if (!ok || Number.isNaN(d.getTime())) throw new InvalidArgumentError('--now must be an ISO 8601 date-time with a zone, e.g. 2025-03-30T07:00:00Z');
   return d;
-}
-
-function rateArg(value: string): RateLimit {
-  const r = parseRate(value);
-  if (typeof r === 'string') throw new InvalidArgumentError(`--rate ${r}`);
-  return r;
 }
 
 function fieldArg(value: string): string {
