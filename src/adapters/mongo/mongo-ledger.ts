@@ -1,14 +1,13 @@
 // The delivery ledger over `mailcron_deliveries`. Claims are one unordered insertMany (the unique
-// `_id` is the lock); duplicates are read back and, when they may be taken over, reclaimed with a
-// compare-and-set update on their old status and owner. Only standard operations: no
-// transactions, so it runs on MongoDB 5–8, Atlas and FerretDB.
+// `_id` is the lock: of several runs inserting a key, exactly one gets it); duplicates are read
+// back and decided, and records a dead run left claimed, or a transient failure, are taken over.
+// Only standard operations: no transactions, so it runs on MongoDB 5–8, Atlas and FerretDB.
 //
 // Shapes chosen for FerretDB v1 (the test server), harmless on MongoDB: it uses the `_id` index
 // only for a plain `{_id: value}` filter — `$in` scans the collection, and inside a multi-statement
 // bulk write so does `{_id, status, …}`. So records are read back with bounded parallel findOne
-// calls, a takeover's compare-and-set is the insert of a unique token (`~<generation>:<key>`, kept
-// in the same collection, without a scope), and the bulk writes filter on `_id` alone: the
-// broadcast lease / schedule lock (held by the only writer of a scope) is what guards them.
+// calls and every update filters on `_id` alone: the broadcast lease / schedule lock (held by the
+// only run working on a scope) is what guards takeovers and outcome writes.
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document } from 'mongodb';
 import type { ClaimRequest, ClaimResult, DeliveryOutcome, DeliveryRecord, Ledger, LedgerSummary } from '../../core/ledger/ledger.js';
 import { COLLECTIONS } from './client.js';
@@ -16,11 +15,6 @@ import { slices } from './bulk.js';
 
 type Rec = DeliveryRecord & Document & { gen?: number };
 
-
-/** The takeover token of a record's next generation. Delivery keys never start with `~`. */
-function tokenId(rec: Rec): string {
-  return `~${(rec.gen ?? 0) + 1}:${rec._id}`;
-}
 
 function duplicateIndexes(err: unknown, count: number): number[] {
   if (err instanceof MongoBulkWriteError) {
@@ -76,25 +70,17 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
       }
       if (candidates.length === 0) return results;
 
-      // Compare-and-set without a compound filter: taking generation g+1 of a record means
-      // inserting the token `~<g+1>:<key>`, which the unique _id lets exactly one run do.
-      const tokens = candidates.map(({ rec }) => ({ _id: tokenId(rec), token: true, takenBy: owner, at: now }) as unknown as Rec);
-      let lost = new Set<number>();
-      try {
-        await col.insertMany(tokens, { ordered: false });
-      } catch (err) {
-        lost = new Set(duplicateIndexes(err, tokens.length));
-      }
+      // Taken over with `_id`-only updates: the caller's exclusive lease on the scope (broadcast
+      // lease, schedule lock) is what makes this run the only one deciding them. A compare-and-set
+      // on {_id, status, claimedBy} would be a full collection scan per record on FerretDB, and a
+      // takeover token would block the record for good if its taker died between two writes.
+      // `gen` counts takeovers and retries, so `status` and tests can bound resends.
       const ops: AnyBulkWriteOperation<Rec>[] = [];
-      for (const [n, { i, rec, takeover }] of candidates.entries()) {
+      for (const { i, rec, takeover } of candidates) {
         const key = requests[i]!.key;
-        if (lost.has(n)) {
-          results[i] = { key, outcome: 'busy', owner: '' };
-          continue;
-        }
-        const set: Document = { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now, gen: (rec.gen ?? 0) + 1 };
+        const set: Document = { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now };
         if (takeover) set.uncertain = true;
-        ops.push({ updateOne: { filter: { _id: key }, update: { $set: set } } });
+        ops.push({ updateOne: { filter: { _id: key }, update: { $set: set, $inc: { gen: 1 } } } });
         results[i] = takeover
           ? { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy }
           : { key, outcome: 'retry', attempts: rec.attempts ?? 0 };
@@ -145,17 +131,18 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
       return out;
     },
 
-    async summarize(scope: string): Promise<LedgerSummary> {
+    async summarize(scope: string, options: { times?: boolean } = {}): Promise<LedgerSummary> {
       const s: LedgerSummary = { scope, sent: 0, failed: 0, retryable: 0, skipped: 0, missed: 0, claimed: 0, uncertain: 0 };
-      // One accumulator per $group (FerretDB v1), grouped by status and transience.
+      // One pass, one accumulator per $group (FerretDB v1): grouped by status, transience and takeover.
       const groups = await col
-        .aggregate<{ _id: { status: string; transient?: boolean | null }; n: number }>([
+        .aggregate<{ _id: { status: string; transient?: boolean | null; uncertain?: boolean | null }; n: number }>([
           { $match: { scope } },
-          { $group: { _id: { status: '$status', transient: '$transient' }, n: { $sum: 1 } } },
+          { $group: { _id: { status: '$status', transient: '$transient', uncertain: '$uncertain' }, n: { $sum: 1 } } },
         ])
         .toArray();
       for (const g of groups) {
         const n = Number(g.n);
+        if (g._id.uncertain) s.uncertain += n;
         switch (g._id.status) {
           case 'sent':
             s.sent += n;
@@ -174,8 +161,8 @@ export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.d
             s.claimed += n;
         }
       }
-      s.uncertain = await col.countDocuments({ scope, uncertain: true });
-      if (s.sent > 0) {
+      if (s.sent > 0 && options.times !== false) {
+        // Index {scope, status, sentAt} on MongoDB; a scan on FerretDB.
         const [first] = await col.find({ scope, status: 'sent' }, { projection: { sentAt: 1 } }).sort({ sentAt: 1 }).limit(1).toArray();
         const [last] = await col.find({ scope, status: 'sent' }, { projection: { sentAt: 1 } }).sort({ sentAt: -1 }).limit(1).toArray();
         if (first?.sentAt) s.firstSentAt = first.sentAt;

@@ -2,10 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { parseRate, type RateLimit } from '../../core/rate-limit.js';
+import type { RateLimit } from '../../core/rate-limit.js';
+import { pidAlive, rateArg, wholeNumber } from '../args.js';
 import { emitJson } from '../io.js';
 import { action, type CommandContext } from '../run.js';
 
@@ -27,22 +27,6 @@ interface BroadcastOptions {
   batchSize: number;
   unsubscribeUrl?: string;
   unsubscribeMailto?: string;
-}
-
-function wholeNumber(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-function rateArg(value: string): RateLimit {
-  const r = parseRate(value);
-  if (typeof r === 'string') throw new InvalidArgumentError(`--rate ${r}`);
-  return r;
 }
 
 export function register(program: Command): void {
@@ -81,7 +65,7 @@ them skipped instead). Exit codes: 0 done (permanent failures are counted, not a
 75 another run holds this broadcast, 130/143 interrupted after saving progress.
 
 Examples:
-  $ mailcron broadcast --template examples/templates/welcome.tpl --dry-run
+  $ mailcron broadcast --template examples/templates/welcome.txt --dry-run
   $ mailcron broadcast --subject "Hello {{name}}" --text @hello.txt --html @hello.html --yes
   $ mailcron broadcast --template news.tpl --filter '{"plan":"pro"}' --rate 20/s --id news-june
   $ mailcron broadcast --template news.tpl --test-to me@example.com
@@ -104,36 +88,15 @@ async function readPart(flag: string, value: string | undefined, mustBeFile = fa
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * A broadcast allocates steadily (users, messages, ledger writes) around a small live set (~25 MB).
- * Left alone, V8 may let old space grow to about four times the live set between full
- * collections, so peak RSS wandered between 120 and 180 MB from run to run. A fixed growing
- * factor keeps it near 120 MB for a few more cheap collections. Read by V8 at every collection,
- * so setting it at run time works.
- */
-function boundHeapGrowth(): void {
-  setFlagsFromString('--heap-growing-percent=30');
-}
-
 async function broadcastCommand(ctx: CommandContext, opts: BroadcastOptions): Promise<number | void> {
   const { io, config } = ctx;
-  boundHeapGrowth();
   if (opts.template !== undefined && (opts.subject !== undefined || opts.text !== undefined || opts.html !== undefined)) {
     throw new UsageError('--template cannot be combined with --subject/--text/--html: put everything in the template, or use the flags');
   }
   if (ctx.json && config.transport.kind === 'json') {
     throw new UsageError('SMTP_URL=json writes messages on stdout, which --json reserves for the summary; use outbox:<dir> or drop --json');
   }
-  const [msg, { BSON }, { audienceQuery, parseFilter }, { connectMongo }, { createUserSource }, { createMongoLedger }, { createBroadcastStore }, indexes, core, { createProgress }, { confirm }] =
+  const [msg, { BSON, MongoError }, { audienceQuery, parseFilter }, { connectMongo, mongoUnreachable }, { createUserSource }, { createMongoLedger }, { createBroadcastStore }, indexes, core, { createProgress }, { confirm }] =
     await Promise.all([
       import('../../core/message/index.js'),
       import('mongodb'),
@@ -220,6 +183,10 @@ async function broadcastCommand(ctx: CommandContext, opts: BroadcastOptions): Pr
     if (ctx.json) emitJson(io, summary);
     else io.err(`${formatSummary(result, io)}\n`);
     if (error) throw error;
+  } catch (err) {
+    // MongoDB failing mid-run (outside the pipeline, which handles its own) is fatal, not a bug.
+    if (err instanceof MongoError) throw mongoUnreachable(config, err);
+    throw err;
   } finally {
     await mongo.close().catch(() => {});
   }

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { BroadcastStatusRow } from '../../core/status.js';
+import { pidAlive } from '../args.js';
 import { emitJson, type Io } from '../io.js';
 import { action, type CommandContext } from '../run.js';
 
@@ -31,17 +32,8 @@ Examples:
     .action(action<StatusOptions>((ctx, opts) => statusCommand(ctx, opts)));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function statusCommand(ctx: CommandContext, opts: StatusOptions): Promise<void> {
-  const [{ connectMongo }, { createMongoLedger }, { createBroadcastStore }, core] = await Promise.all([
+  const [{ connectMongo, mongoUnreachable }, { createMongoLedger }, { createBroadcastStore }, core] = await Promise.all([
     import('../../adapters/mongo/client.js'),
     import('../../adapters/mongo/mongo-ledger.js'),
     import('../../adapters/mongo/broadcast-store.js'),
@@ -63,6 +55,10 @@ async function statusCommand(ctx: CommandContext, opts: StatusOptions): Promise<
     if (ctx.json) return emitJson(ctx.io, result);
     ctx.io.out(formatStatus(result.broadcasts, ctx.io));
     if (result.schedule) ctx.io.out(`\n${(await import('../schedule-output.js')).formatScheduleStatus(result.schedule, ctx.io)}`);
+  } catch (err) {
+    const { MongoError } = await import('mongodb');
+    if (err instanceof MongoError) throw mongoUnreachable(ctx.config, err);
+    throw err;
   } finally {
     await mongo.close().catch(() => {});
   }

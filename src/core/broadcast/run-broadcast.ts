@@ -148,7 +148,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
 
   const existing = await deps.store.get(id);
   const redefine = existing ? assertSameDefinition(existing, definition, Boolean(input.force)) : false;
-  const before = existing ? await deps.ledger.summarize(scope) : undefined;
+  const before = existing ? await deps.ledger.summarize(scope, { times: false }) : undefined;
   const done = before ? before.sent + before.failed + before.skipped + before.missed : 0;
 
   let takeOverFrom: string | null = null;

@@ -37,6 +37,8 @@ export interface DeliveryRecord {
   reason?: string;
   /** Set when the record was taken over from a crashed run (resent, or skipped under `--uncertain skip`). */
   uncertain?: boolean;
+  /** Takeovers of this record (from a crashed run, or to retry a transient failure). */
+  gen?: number;
   /** The server's reply to a successful send. */
   response?: string;
   lastError?: DeliveryError;
@@ -107,10 +109,11 @@ export interface LedgerSummary {
 
 export interface Ledger {
   /**
-   * Claims the keys for `owner`: one unordered bulk insert; duplicates are read back and decided
-   * (see ClaimResult); transient failures and records left `claimed` by another owner are
-   * reclaimed by compare-and-set on their old status and owner, so two runs never both take one.
-   * Results come back in request order.
+   * Claims the keys for `owner`: one unordered bulk insert, so of several runs inserting a key
+   * exactly one gets it; duplicates are read back and decided (see ClaimResult). Transient
+   * failures and records left `claimed` by another owner are taken over (their `gen` counts
+   * takeovers) — safe because the caller holds the scope's exclusive lease. Results come back in
+   * request order.
    */
   claim(requests: ClaimRequest[], owner: string, now: Date): Promise<ClaimResult[]>;
   /**
@@ -120,8 +123,8 @@ export interface Ledger {
   record(outcomes: DeliveryOutcome[], owner: string): Promise<void>;
   /** Read-only: the current status of these keys (dry runs). Missing keys are absent from the map. */
   lookup(keys: string[]): Promise<Map<string, Pick<DeliveryRecord, 'status' | 'transient' | 'claimedBy'>>>;
-  /** Counts by status and first/last send of one scope. */
-  summarize(scope: string): Promise<LedgerSummary>;
+  /** Counts by status and (unless `times: false`) first/last send of one scope. */
+  summarize(scope: string, options?: { times?: boolean }): Promise<LedgerSummary>;
 }
 
 /** A ledger outcome is final when a rerun leaves it alone. */

@@ -16,11 +16,11 @@ export function decideExisting(rec: DeliveryRecord, owner: string, now: Date): C
   if (rec.status === 'claimed') {
     if (rec.claimedBy === owner) return { key, outcome: 'busy', owner };
     const previousOwner = rec.claimedBy;
-    Object.assign(rec, { claimedBy: owner, claimedAt: now, updatedAt: now, uncertain: true });
+    Object.assign(rec, { claimedBy: owner, claimedAt: now, updatedAt: now, uncertain: true, gen: (rec.gen ?? 0) + 1 });
     return { key, outcome: 'uncertain', attempts: rec.attempts, previousOwner };
   }
   if (rec.status === 'failed' && rec.transient) {
-    Object.assign(rec, { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now });
+    Object.assign(rec, { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now, gen: (rec.gen ?? 0) + 1 });
     return { key, outcome: 'retry', attempts: rec.attempts };
   }
   return { key, outcome: 'done', status: rec.status };

@@ -37,15 +37,21 @@ describe('mongo ledger', () => {
     expect(rec).toMatchObject({ status: 'claimed', claimedBy: 'run2', attempts: 5, gen: 1 });
   });
 
-  it('lets exactly one of two racing runs take over each record', async () => {
+  it('gives each new key to exactly one of two runs claiming at once', async () => {
     const l = createMongoLedger(t.db);
-    const r = reqs('race', 40);
-    await l.claim(r, 'crashed', now);
+    const r = reqs('race', 120);
     const [x, y] = await Promise.all([l.claim(r, 'runX', now), l.claim(r, 'runY', now)]);
     for (let i = 0; i < r.length; i++) {
-      const won = [x[i]!.outcome, y[i]!.outcome].filter((o) => o === 'uncertain');
-      expect(won, r[i]!.key).toHaveLength(1);
+      expect([x[i]!.outcome, y[i]!.outcome].filter((o) => o === 'new'), r[i]!.key).toHaveLength(1);
     }
+  });
+
+  it('takes over a record again and again as runs die, counting each takeover', async () => {
+    const l = createMongoLedger(t.db);
+    const [q] = reqs('chain', 1);
+    await l.claim([q!], 'run1', now);
+    for (const owner of ['run2', 'run3', 'run4']) expect((await l.claim([q!], owner, now))[0]).toMatchObject({ outcome: 'uncertain' });
+    expect(await t.db.collection('mailcron_deliveries').findOne({ _id: q!.key as never })).toMatchObject({ claimedBy: 'run4', uncertain: true, gen: 3 });
   });
 
   it('records more than 100 outcomes in one call and summarises the scope', async () => {
