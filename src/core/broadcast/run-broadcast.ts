@@ -6,10 +6,8 @@ import { broadcastDeliveryKey, broadcastScope } from '../ledger/keys.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { makeMessageId, validateEmail, type CompiledMessage } from '../message/index.js';
 import { runDeliveries, zeroCounts } from '../pipeline/run-deliveries.js';
-import type { DeliveryTask, PipelineCounts, StopReason } from '../pipeline/types.js';
+import type { DeliveryTask, DeliveryTuning, PipelineCounts, StopReason } from '../pipeline/types.js';
 import type { Clock, Mailer, ProgressSink, UserDoc, UserSource } from '../ports.js';
-import type { RateLimit } from '../rate-limit.js';
-import type { RetryPolicy } from '../retry.js';
 import { assertSameDefinition, checkBroadcastId, deriveBroadcastId } from './identity.js';
 import type { BroadcastDefinition, BroadcastStatus, BroadcastStore, Lease, RunOwner } from './store.js';
 
@@ -30,7 +28,7 @@ export interface BroadcastDeps {
   signal?: AbortSignal;
 }
 
-export interface BroadcastInput {
+export interface BroadcastInput extends DeliveryTuning {
   message: CompiledMessage;
   /** The subject template, shown by `status`. */
   subject: string;
@@ -44,14 +42,6 @@ export interface BroadcastInput {
   id?: string;
   /** Continue an `--id` whose stored message or audience differs. */
   force?: boolean;
-  /** Default 15. */
-  concurrency?: number;
-  rate?: RateLimit;
-  retry?: Partial<RetryPolicy>;
-  maxErrors?: number;
-  /** Default 'resend'. */
-  uncertain?: 'resend' | 'skip';
-  dryRun?: boolean;
   /** Render the first user's message and send it only to this address; nothing recorded. */
   testTo?: string;
   /** Users per read. Default 500. */

@@ -43,16 +43,8 @@ export interface PipelineCounts extends RunCounts {
 
 export type StopReason = 'signal' | 'fatal' | 'max-errors';
 
-export interface RunDeliveriesOptions {
-  /** Batches of tasks in position order (bounded: the pipeline pulls the next batch only when it needs one). */
-  tasks: AsyncIterable<DeliveryTask[]>;
-  ledger: Ledger;
-  mailer: Mailer;
-  clock: Clock;
-  /** Unique id of this run; written as `claimedBy`. */
-  owner: string;
-  /** Ledger scope of every claimed record (`broadcast:<id>`, `schedule`). */
-  scope: string;
+/** How a run sends; the same knobs for broadcast and schedule. */
+export interface DeliveryTuning {
   /** Concurrent sends. Default 15. Lowered on 421 replies, recovered after a quiet period. */
   concurrency?: number;
   /** Sliding-window cap on send attempts, on top of the concurrency cap. */
@@ -65,6 +57,18 @@ export interface RunDeliveriesOptions {
   uncertain?: 'resend' | 'skip';
   /** Render and count; no claims, no sends, no writes (reads the ledger to count what is done). */
   dryRun?: boolean;
+}
+
+export interface RunDeliveriesOptions extends DeliveryTuning {
+  /** Batches of tasks in position order (bounded: the pipeline pulls the next batch only when it needs one). */
+  tasks: AsyncIterable<DeliveryTask[]>;
+  ledger: Ledger;
+  mailer: Mailer;
+  clock: Clock;
+  /** Unique id of this run; written as `claimedBy`. */
+  owner: string;
+  /** Ledger scope of every claimed record (`broadcast:<id>`, `schedule`). */
+  scope: string;
   /** Aborted on SIGINT/SIGTERM: stop taking work, drain in-flight sends, flush, return. */
   signal?: AbortSignal;
   progress?: ProgressSink;

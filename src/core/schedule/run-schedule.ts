@@ -7,10 +7,8 @@ import { userKey } from '../ledger/keys.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { makeMessageId } from '../message/index.js';
 import { runDeliveries, zeroCounts } from '../pipeline/run-deliveries.js';
-import type { DeliveryTask, PipelineCounts, RunResult } from '../pipeline/types.js';
+import type { DeliveryTask, DeliveryTuning, PipelineCounts, RunResult } from '../pipeline/types.js';
 import type { Clock, Mailer, ProgressSink, UserDoc } from '../ports.js';
-import type { RateLimit } from '../rate-limit.js';
-import type { RetryPolicy } from '../retry.js';
 import { createAdvancer } from './advance.js';
 import { acquireLease, DEFAULT_LOCK_TTL_MS, type LeaseStore } from './lock.js';
 import { DECIDE_DEFAULTS, decideDue, decidePlan, stateOf, type DecideContext, type Decision } from './plan.js';
@@ -23,7 +21,7 @@ export const SCHEDULE_SCOPE = 'schedule';
 export const SCHEDULE_LOCK = 'schedule';
 export const DEFAULT_CATCH_UP_MS = 6 * 3_600_000;
 
-export interface RunScheduleOptions {
+export interface RunScheduleOptions extends DeliveryTuning {
   store: ScheduleStore;
   leases: LeaseStore;
   ledger: Ledger;
@@ -52,12 +50,6 @@ export interface RunScheduleOptions {
   lockTtlMs?: number;
   /** Compare every scheduled user's schedule with its plan (keyset pass), not only unplanned ones. */
   replan?: boolean;
-  concurrency?: number;
-  rate?: RateLimit;
-  retry?: Partial<RetryPolicy>;
-  maxErrors?: number;
-  uncertain?: 'resend' | 'skip';
-  dryRun?: boolean;
   signal?: AbortSignal;
   progress?: ProgressSink;
   /** Called once the lock is held (the CLI starts its progress output). */
