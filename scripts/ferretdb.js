@@ -122,7 +122,8 @@ export function freePort() {
   });
 }
 
-function canConnect(port) {
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function canConnect(port) {
   return new Promise((res) => {
     const s = connect({ host: '127.0.0.1', port }, () => {
       s.destroy();

@@ -3,8 +3,7 @@
 // so a peer's own count is checked against the server's.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
-import { freePort } from '../../scripts/ferretdb.js';
+import { canConnect, freePort } from '../../scripts/ferretdb.js';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const SMTP_SOURCE = '/usr/sbin/smtp-source';
@@ -12,16 +11,6 @@ export const SMTP_SOURCE = '/usr/sbin/smtp-source';
 export function postfixToolsMissing() {
   const missing = [SMTP_SINK, SMTP_SOURCE].filter((p) => !existsSync(p));
   return missing.length ? `${missing.join(', ')} not found: run scripts/install-postfix-tools.sh` : null;
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 /**

@@ -1,5 +1,7 @@
 // Flag value parsers shared by the commands: a bad value is a usage error (exit 2) naming the flag.
 import { InvalidArgumentError } from 'commander';
+import type { Config } from '../core/config.js';
+import type { DeliveryTuning } from '../core/pipeline/types.js';
 import { parseRate, type RateLimit } from '../core/rate-limit.js';
 
 /** A whole number in [min, max], for flags such as --limit or --max-errors. */
@@ -28,4 +30,18 @@ export function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The sending flags broadcast and schedule share, as the pipeline takes them. */
+export function deliveryTuning(
+  config: Config,
+  opts: { rate?: RateLimit; maxErrors?: number; uncertain: 'resend' | 'skip'; dryRun?: boolean },
+): DeliveryTuning {
+  return {
+    concurrency: config.concurrency,
+    ...(opts.rate ? { rate: opts.rate } : {}),
+    ...(opts.maxErrors !== undefined ? { maxErrors: opts.maxErrors } : {}),
+    uncertain: opts.uncertain,
+    dryRun: Boolean(opts.dryRun),
+  };
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { RateLimit } from '../../core/rate-limit.js';
-import { pidAlive, rateArg, wholeNumber } from '../args.js';
+import { deliveryTuning, pidAlive, rateArg, wholeNumber } from '../args.js';
 import { emitJson } from '../io.js';
 import { action, type CommandContext } from '../run.js';
 
@@ -170,11 +170,7 @@ async function broadcastCommand(ctx: CommandContext, opts: BroadcastOptions): Pr
         collection: `${config.dbName}.${config.usersCollection}`,
         ...(opts.id !== undefined ? { id: opts.id } : {}),
         force: Boolean(opts.force),
-        concurrency: config.concurrency,
-        ...(opts.rate ? { rate: opts.rate } : {}),
-        ...(opts.maxErrors !== undefined ? { maxErrors: opts.maxErrors } : {}),
-        uncertain: opts.uncertain,
-        dryRun: Boolean(opts.dryRun),
+        ...deliveryTuning(config, opts),
         ...(opts.testTo !== undefined ? { testTo: opts.testTo } : {}),
         batchSize: opts.batchSize,
       },

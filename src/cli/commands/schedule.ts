@@ -12,7 +12,7 @@ import { redactSecrets } from '../../core/redact.js';
 import { emitJson } from '../io.js';
 import { formatRun } from '../schedule-output.js';
 import { action, type CommandContext } from '../run.js';
-import { wholeNumber, rateArg } from '../args.js';
+import { deliveryTuning, wholeNumber, rateArg } from '../args.js';
 
 interface ScheduleOptions {
   now?: Date;
@@ -226,11 +226,7 @@ async function scheduleCommand(ctx: CommandContext, opts: ScheduleOptions): Prom
         ...(opts.max !== undefined ? { maxUsers: opts.max } : {}),
         lockTtlMs: opts.lockTtl,
         replan: Boolean(opts.replan),
-        concurrency: config.concurrency,
-        ...(opts.rate ? { rate: opts.rate } : {}),
-        ...(opts.maxErrors !== undefined ? { maxErrors: opts.maxErrors } : {}),
-        uncertain: opts.uncertain,
-        dryRun: Boolean(opts.dryRun),
+        ...deliveryTuning(config, opts),
         signal: ctx.signal,
         progress,
         onLocked: () => progress.start?.({ total: undefined, label: 'schedule' }),
