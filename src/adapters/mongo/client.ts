@@ -6,6 +6,7 @@ import { redactSecrets, redactUri } from '../../core/redact.js';
 
 export const COLLECTIONS = {
   deliveries: 'mailcron_deliveries',
+  claims: 'mailcron_claims',
   broadcasts: 'mailcron_broadcasts',
   locks: 'mailcron_locks',
   runs: 'mailcron_runs',

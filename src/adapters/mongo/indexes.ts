@@ -49,6 +49,13 @@ export const REQUIRED_INDEXES: IndexSpec[] = [
     command: 'status',
   },
   {
+    collection: COLLECTIONS.claims,
+    key: { scope: 1, gen: 1 },
+    name: 'mailcron_claims_scope_gen',
+    why: 'counts deliveries in flight per broadcast (scope), and retries under way, without scanning the claims',
+    command: 'status',
+  },
+  {
     collection: COLLECTIONS.broadcasts,
     key: { startedAt: -1 },
     name: 'mailcron_broadcasts_started',

@@ -1,174 +1,215 @@
-// The delivery ledger over `mailcron_deliveries`. Claims are one unordered insertMany (the unique
-// `_id` is the lock: of several runs inserting a key, exactly one gets it); duplicates are read
-// back and decided, and records a dead run left claimed, or a transient failure, are taken over.
-// Only standard operations: no transactions, so it runs on MongoDB 5–8, Atlas and FerretDB.
+// The delivery ledger over two append-mostly collections:
+// - `mailcron_claims`: one claim per delivery key, inserted before the send. The unique `_id` is
+//   the lock: of several runs inserting a key, exactly one gets it. Takeovers (a dead run's claim,
+//   the retry of a transient failure) update it and raise its `gen`.
+// - `mailcron_deliveries`: one record per (message, user) with the outcome, inserted after the
+//   send with everything the claim carried. Only a retried or taken-over delivery that already has
+//   a record updates it.
+// A key is in flight ("claimed") while it has a claim and no record, or its claim's `gen` is newer
+// than its record's (a retry under way). So the hot path is two bulk inserts per delivery and no
+// update: on FerretDB v1 every update or delete statement is its own SQLite transaction, about
+// 0.5 ms of server CPU each, against ~35 µs per inserted document (see bench/README.md). On
+// MongoDB an insert is also cheaper than an update that rewrites an indexed status.
 //
-// Shapes chosen for FerretDB v1 (the test server), harmless on MongoDB: it uses the `_id` index
-// only for a plain `{_id: value}` filter — `$in` scans the collection, and inside a multi-statement
-// bulk write so does `{_id, status, …}`. So records are read back with bounded parallel findOne
-// calls and every update filters on `_id` alone: the broadcast lease / schedule lock (held by the
-// only run working on a scope) is what guards takeovers and outcome writes.
+// Only standard operations: no transactions, so it runs on MongoDB 5–8, Atlas and FerretDB. Reads
+// and updates filter on `_id` alone (FerretDB v1 uses no other index, and `$in` scans): the
+// broadcast lease / schedule lock, held by the only run working on a scope, guards takeovers.
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document } from 'mongodb';
-import type { ClaimRequest, ClaimResult, DeliveryOutcome, DeliveryRecord, Ledger, LedgerSummary } from '../../core/ledger/ledger.js';
+import type { ClaimRequest, ClaimResult, DeliveryOutcome, DeliveryRecord, Ledger } from '../../core/ledger/ledger.js';
 import { COLLECTIONS } from './client.js';
 import { slices } from './bulk.js';
+import { summarizeScope } from './ledger-summary.js';
 
-type Rec = DeliveryRecord & Document & { gen?: number };
+/** One document of `mailcron_claims`. */
+export interface ClaimDoc extends Document {
+  _id: string;
+  scope: string;
+  userId: unknown;
+  email?: string;
+  slot?: Date;
+  messageId?: string;
+  data?: Record<string, unknown>;
+  claimedBy: string;
+  claimedAt: Date;
+  /** Takeovers and retries so far; the record written after the send carries the same number. */
+  gen: number;
+  /** Taken over from a run that died with it in flight. */
+  uncertain?: boolean;
+}
 
+type Rec = DeliveryRecord & Document;
+type Final = Pick<Rec, '_id' | 'status' | 'transient' | 'gen' | 'claimedBy'>;
 
+export interface LedgerCollections {
+  claims?: string;
+  deliveries?: string;
+}
+
+/** Indexes of the duplicates in an unordered insertMany; any other write error is rethrown. */
 function duplicateIndexes(err: unknown, count: number): number[] {
   if (err instanceof MongoBulkWriteError) {
     const raw = err.writeErrors as unknown;
-    const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{ code?: number; index: number; errmsg?: string }>;
+    const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{ code?: number; index: number }>;
     if (list.length === 0 && err.code === 11000 && count === 1) return [0];
-    const other = list.find((w) => w.code !== 11000);
-    if (other) throw err;
+    if (list.some((w) => w.code !== 11000)) throw err;
     return list.map((w) => w.index);
   }
   if ((err as { code?: unknown })?.code === 11000 && count === 1) return [0];
   throw err;
 }
 
-export function createMongoLedger(db: Db, collectionName: string = COLLECTIONS.deliveries): Ledger {
-  const col: Collection<Rec> = db.collection<Rec>(collectionName);
+async function insertNew<T extends Document>(col: Collection<T>, docs: T[]): Promise<number[]> {
+  if (docs.length === 0) return [];
+  try {
+    await col.insertMany(docs as never, { ordered: false });
+    return [];
+  } catch (err) {
+    return duplicateIndexes(err, docs.length);
+  }
+}
+
+/** Whether a key with this claim and record is still in flight (no outcome for its latest claim). */
+function inFlight(claim: Pick<ClaimDoc, 'gen'>, rec: Pick<Rec, 'gen'> | null): boolean {
+  return !rec || (claim.gen ?? 0) > (rec.gen ?? 0);
+}
+
+/** The record of an outcome: the claim's fields plus what happened. */
+function recordOf(o: Exclude<DeliveryOutcome, { kind: 'release' }>, c: ClaimDoc): Rec {
+  const { _id, scope, userId, email, slot, messageId, data, claimedBy, claimedAt, gen } = c;
+  const rec: Rec = { _id, scope, userId, status: o.kind, attempts: o.attempts ?? 0, claimedBy, claimedAt, gen: gen ?? 0, updatedAt: o.at };
+  if (email !== undefined) rec.email = email;
+  if (slot !== undefined) rec.slot = slot;
+  if (messageId !== undefined) rec.messageId = messageId;
+  if (data !== undefined) rec.data = data;
+  if (o.uncertain || c.uncertain) rec.uncertain = true;
+  if (o.kind === 'sent') {
+    rec.sentAt = o.at;
+    rec.messageId = o.messageId;
+    if (o.response !== undefined) rec.response = o.response;
+  } else if (o.kind === 'failed') {
+    rec.transient = o.transient;
+    rec.lastError = o.error;
+  } else {
+    rec.reason = o.reason;
+  }
+  return rec;
+}
+
+/** Rewrites an existing record with a new outcome, adding this run's attempts to the earlier ones. */
+function overwrite(rec: Rec): AnyBulkWriteOperation<Rec> {
+  const { _id, attempts, ...fields } = rec;
+  const stale = ['sentAt', 'response', 'transient', 'lastError', 'reason'].filter((f) => !(f in fields));
+  const update: Document = { $set: fields, $inc: { attempts } };
+  if (stale.length) update.$unset = Object.fromEntries(stale.map((f) => [f, '']));
+  return { updateOne: { filter: { _id }, update, upsert: true } };
+}
+
+export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger {
+  const claims: Collection<ClaimDoc> = db.collection<ClaimDoc>(names.claims ?? COLLECTIONS.claims);
+  const deliveries: Collection<Rec> = db.collection<Rec>(names.deliveries ?? COLLECTIONS.deliveries);
+  // Claims this ledger holds and has not recorded yet, so a record is built without reading the
+  // claim back. Bounded by what the pipeline has in flight (a claim chunk plus the send queue).
+  const held = new Map<string, ClaimDoc>();
+
+  const finalOf = (key: string) => deliveries.findOne({ _id: key }, { projection: { status: 1, transient: 1, gen: 1, claimedBy: 1 } }) as Promise<Final | null>;
 
   const claim = async (requests: ClaimRequest[], owner: string, now: Date): Promise<ClaimResult[]> => {
-      if (requests.length === 0) return [];
-      const docs = requests.map((r) => {
-        const d: Rec = { _id: r.key, scope: r.scope, userId: r.userId, status: 'claimed', attempts: 0, claimedBy: owner, claimedAt: now, updatedAt: now };
-        if (r.email !== undefined) d.email = r.email;
-        if (r.slot !== undefined) d.slot = r.slot;
-        if (r.messageId !== undefined) d.messageId = r.messageId;
-        if (r.data !== undefined) d.data = r.data;
-        return d;
-      });
-      let dups: number[] = [];
-      try {
-        await col.insertMany(docs, { ordered: false });
-      } catch (err) {
-        dups = duplicateIndexes(err, docs.length);
-      }
-      const results: ClaimResult[] = requests.map((r) => ({ key: r.key, outcome: 'new' }));
-      if (dups.length === 0) return results;
+    if (requests.length === 0) return [];
+    const docs = requests.map((r) => {
+      const d: ClaimDoc = { _id: r.key, scope: r.scope, userId: r.userId, claimedBy: owner, claimedAt: now, gen: 0 };
+      if (r.email !== undefined) d.email = r.email;
+      if (r.slot !== undefined) d.slot = r.slot;
+      if (r.messageId !== undefined) d.messageId = r.messageId;
+      if (r.data !== undefined) d.data = r.data;
+      return d;
+    });
+    const dups = new Set(await insertNew(claims, docs));
+    const results: ClaimResult[] = requests.map((r) => ({ key: r.key, outcome: 'new' }));
+    docs.forEach((d, i) => dups.has(i) || held.set(d._id, d));
+    if (dups.size === 0) return results;
 
-      // Bounded by the claim chunk: one findOne per duplicate, in parallel.
-      const existing = await Promise.all(dups.map((i) => col.findOne({ _id: requests[i]!.key })));
-      const candidates: Array<{ i: number; rec: Rec; takeover: boolean }> = [];
-      for (const [n, i] of dups.entries()) {
-        const key = requests[i]!.key;
-        const rec = existing[n];
-        if (!rec) {
-          // Deleted between the insert and the read (a released claim): one more insert decides it.
-          results[i] = (await claim([requests[i]!], owner, now))[0]!;
-        } else if (rec.status === 'claimed' && rec.claimedBy === owner) {
+    // Bounded by the claim chunk: the claim and the record of each duplicate, read in parallel.
+    const seen = await Promise.all([...dups].map(async (i) => ({ i, c: await claims.findOne({ _id: requests[i]!.key }), rec: await finalOf(requests[i]!.key) })));
+    const ops: AnyBulkWriteOperation<ClaimDoc>[] = [];
+    for (const { i, c, rec } of seen) {
+      const key = requests[i]!.key;
+      if (!c) {
+        // Given back (deleted) between the insert and the read: one more insert decides it.
+        results[i] = rec ? decideFinal(rec) : (await claim([requests[i]!], owner, now))[0]!;
+        continue;
+      }
+      const attempts = (rec as { attempts?: number } | null)?.attempts ?? 0;
+      if (inFlight(c, rec)) {
+        if (c.claimedBy === owner) {
           results[i] = { key, outcome: 'busy', owner };
-        } else if (rec.status === 'claimed' || (rec.status === 'failed' && rec.transient)) {
-          candidates.push({ i, rec, takeover: rec.status === 'claimed' });
-        } else {
-          results[i] = { key, outcome: 'done', status: rec.status as Exclude<typeof rec.status, 'claimed'> };
+          continue;
         }
+        // Left in flight by a run that died: the caller's exclusive lease makes it ours to decide.
+        results[i] = { key, outcome: 'uncertain', attempts, previousOwner: c.claimedBy };
+        ops.push({ updateOne: { filter: { _id: key }, update: { $set: { claimedBy: owner, claimedAt: now, uncertain: true }, $inc: { gen: 1 } } } });
+        held.set(key, { ...c, claimedBy: owner, claimedAt: now, uncertain: true, gen: (c.gen ?? 0) + 1 });
+        continue;
       }
-      if (candidates.length === 0) return results;
-
-      // Taken over with `_id`-only updates: the caller's exclusive lease on the scope (broadcast
-      // lease, schedule lock) is what makes this run the only one deciding them. A compare-and-set
-      // on {_id, status, claimedBy} would be a full collection scan per record on FerretDB, and a
-      // takeover token would block the record for good if its taker died between two writes.
-      // `gen` counts takeovers and retries, so `status` and tests can bound resends.
-      const ops: AnyBulkWriteOperation<Rec>[] = [];
-      for (const { i, rec, takeover } of candidates) {
-        const key = requests[i]!.key;
-        const set: Document = { status: 'claimed', claimedBy: owner, claimedAt: now, updatedAt: now };
-        if (takeover) set.uncertain = true;
-        ops.push({ updateOne: { filter: { _id: key }, update: { $set: set, $inc: { gen: 1 } } } });
-        results[i] = takeover
-          ? { key, outcome: 'uncertain', attempts: rec.attempts ?? 0, previousOwner: rec.claimedBy }
-          : { key, outcome: 'retry', attempts: rec.attempts ?? 0 };
+      const decided = decideFinal(rec!);
+      results[i] = decided;
+      if (decided.outcome === 'retry') {
+        ops.push({ updateOne: { filter: { _id: key }, update: { $set: { claimedBy: owner, claimedAt: now }, $inc: { gen: 1 } } } });
+        held.set(key, { ...c, claimedBy: owner, claimedAt: now, gen: (c.gen ?? 0) + 1 });
       }
-      for (const slice of slices(ops)) await col.bulkWrite(slice, { ordered: false });
-      return results;
+    }
+    // FerretDB v1.24 cannot answer large update commands: write in slices (see bulk.ts).
+    for (const slice of slices(ops)) await claims.bulkWrite(slice, { ordered: false });
+    return results;
   };
+
+  function decideFinal(rec: Final & { attempts?: number }): ClaimResult {
+    if (rec.status === 'failed' && rec.transient) return { key: rec._id, outcome: 'retry', attempts: rec.attempts ?? 0 };
+    return { key: rec._id, outcome: 'done', status: rec.status as Exclude<Rec['status'], 'claimed'> };
+  }
+
+  const claimOf = async (key: string): Promise<ClaimDoc | null> => held.get(key) ?? (await claims.findOne({ _id: key }));
 
   return {
     claim,
 
     async record(outcomes: DeliveryOutcome[]): Promise<void> {
-      const ops: AnyBulkWriteOperation<Rec>[] = [];
+      const fresh: Rec[] = [];
+      const rewrites: AnyBulkWriteOperation<Rec>[] = [];
+      const claimOps: AnyBulkWriteOperation<ClaimDoc>[] = [];
+      const missing = outcomes.filter((o) => !held.has(o.key)).map((o) => o.key);
+      // Outcomes for claims made by another ledger object (rare): read those claims back, in parallel
+      // within one recorder batch.
+      const fetched = new Map((await Promise.all(missing.map(async (k) => [k, await claimOf(k)] as const))).filter(([, c]) => c));
       for (const o of outcomes) {
-        const filter = { _id: o.key };
+        const c = held.get(o.key) ?? fetched.get(o.key);
+        held.delete(o.key);
         if (o.kind === 'release') {
-          if (o.restore === 'delete') ops.push({ deleteOne: { filter } });
-          else if (o.restore === 'failed') ops.push({ updateOne: { filter, update: { $set: { status: 'failed', transient: true } } } });
+          if (o.restore === 'delete') claimOps.push({ deleteOne: { filter: { _id: o.key } } });
+          // A reclaimed transient failure goes back to `failed`: its record says so already once
+          // the record's `gen` catches up with the claim's.
+          else if (o.restore === 'failed' && c) rewrites.push({ updateOne: { filter: { _id: o.key }, update: { $set: { gen: c.gen } } } });
           continue;
         }
-        const set: Document = { status: o.kind, updatedAt: o.at };
-        if (o.uncertain) set.uncertain = true;
-        const update: Document = { $set: set };
-        if (o.kind === 'sent') {
-          set.sentAt = o.at;
-          set.messageId = o.messageId;
-          if (o.response !== undefined) set.response = o.response;
-          update.$unset = { transient: '' };
-        } else if (o.kind === 'failed') {
-          set.transient = o.transient;
-          set.lastError = o.error;
-        } else {
-          set.reason = o.reason;
-        }
-        const attempts = o.attempts ?? 0;
-        if (attempts > 0) update.$inc = { attempts };
-        ops.push({ updateOne: { filter, update } });
+        if (!c) continue; // never claimed: nothing to record against
+        const rec = recordOf(o, c);
+        if ((c.gen ?? 0) > 0) rewrites.push(overwrite(rec));
+        else fresh.push(rec);
       }
-      // FerretDB v1.24 cannot answer large update commands: write in slices (see bulk.ts).
-      for (const slice of slices(ops)) await col.bulkWrite(slice, { ordered: false });
+      for (const i of await insertNew(deliveries, fresh)) rewrites.push(overwrite(fresh[i]!));
+      for (const slice of slices(rewrites)) await deliveries.bulkWrite(slice, { ordered: false });
+      for (const slice of slices(claimOps)) await claims.bulkWrite(slice, { ordered: false });
     },
 
     async lookup(keys: string[]) {
       const out = new Map<string, Pick<DeliveryRecord, 'status' | 'transient' | 'claimedBy'>>();
-      if (keys.length === 0) return out;
-      const docs = await Promise.all(keys.map((k) => col.findOne({ _id: k }, { projection: { status: 1, transient: 1, claimedBy: 1 } })));
-      for (const d of docs) if (d) out.set(d._id, { status: d.status, transient: d.transient, claimedBy: d.claimedBy });
+      const found = await Promise.all(keys.map(async (k) => ({ k, c: await claims.findOne({ _id: k }, { projection: { gen: 1, claimedBy: 1 } }), rec: await finalOf(k) })));
+      for (const { k, c, rec } of found) {
+        if (c && inFlight(c, rec)) out.set(k, { status: 'claimed', claimedBy: c.claimedBy });
+        else if (rec) out.set(k, { status: rec.status, transient: rec.transient, claimedBy: rec.claimedBy });
+      }
       return out;
     },
 
-    async summarize(scope: string, options: { times?: boolean } = {}): Promise<LedgerSummary> {
-      const s: LedgerSummary = { scope, sent: 0, failed: 0, retryable: 0, skipped: 0, missed: 0, claimed: 0, uncertain: 0 };
-      // One pass, one accumulator per $group (FerretDB v1): grouped by status, transience and takeover.
-      const groups = await col
-        .aggregate<{ _id: { status: string; transient?: boolean | null; uncertain?: boolean | null }; n: number }>([
-          { $match: { scope } },
-          { $group: { _id: { status: '$status', transient: '$transient', uncertain: '$uncertain' }, n: { $sum: 1 } } },
-        ])
-        .toArray();
-      for (const g of groups) {
-        const n = Number(g.n);
-        if (g._id.uncertain) s.uncertain += n;
-        switch (g._id.status) {
-          case 'sent':
-            s.sent += n;
-            break;
-          case 'failed':
-            if (g._id.transient) s.retryable += n;
-            else s.failed += n;
-            break;
-          case 'skipped':
-            s.skipped += n;
-            break;
-          case 'missed':
-            s.missed += n;
-            break;
-          default:
-            s.claimed += n;
-        }
-      }
-      if (s.sent > 0 && options.times !== false) {
-        // Index {scope, status, sentAt} on MongoDB; a scan on FerretDB.
-        const [first] = await col.find({ scope, status: 'sent' }, { projection: { sentAt: 1 } }).sort({ sentAt: 1 }).limit(1).toArray();
-        const [last] = await col.find({ scope, status: 'sent' }, { projection: { sentAt: 1 } }).sort({ sentAt: -1 }).limit(1).toArray();
-        if (first?.sentAt) s.firstSentAt = first.sentAt;
-        if (last?.sentAt) s.lastSentAt = last.sentAt;
-      }
-      return s;
-    },
+    summarize: (scope, options) => summarizeScope({ claims, deliveries }, scope, options),
   };
 }

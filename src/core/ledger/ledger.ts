@@ -1,6 +1,7 @@
 // The delivery ledger port: one record per (message, user) — or (user, slot) for `schedule` —
 // keyed by a delivery key. It is what makes sends idempotent across overlaps and crashes.
-// Implemented over `mailcron_deliveries` by src/adapters/mongo/mongo-ledger.ts; tests use the
+// Implemented over `mailcron_claims` + `mailcron_deliveries` by src/adapters/mongo/mongo-ledger.ts
+// (a record there is `claimed` while it has a claim and no outcome yet); tests use the
 // in-memory ledger in ./memory-ledger.ts.
 //
 // Exclusivity: callers hold an exclusive lease on the scope (the broadcast lease, the schedule
@@ -16,7 +17,7 @@ export interface DeliveryError {
   message: string;
 }
 
-/** One document of `mailcron_deliveries`. */
+/** One delivery as the ledger sees it (MongoDB: the claim and, once recorded, its outcome record). */
 export interface DeliveryRecord {
   /** The delivery key, e.g. `b:<broadcast id>:<user key>` or `s:<user key>:<slot iso>`. */
   _id: string;

@@ -33,8 +33,31 @@ describe('mongo ledger', () => {
     expect(again.map((x) => x.outcome)).toEqual(['done', 'retry', 'done', 'done', 'uncertain', 'new']);
     expect(again[4]).toMatchObject({ previousOwner: 'run1' });
     expect((await l.claim([r[4]!], 'run2', now))[0]!.outcome).toBe('busy');
-    const rec = await t.db.collection('mailcron_deliveries').findOne({ _id: r[1]!.key as never });
-    expect(rec).toMatchObject({ status: 'claimed', claimedBy: 'run2', attempts: 5, gen: 1 });
+    // The retry's claim is newer than its record: in flight again, counted as claimed, not retryable.
+    expect(await t.db.collection('mailcron_claims').findOne({ _id: r[1]!.key as never })).toMatchObject({ claimedBy: 'run2', gen: 1 });
+    expect(await t.db.collection('mailcron_deliveries').findOne({ _id: r[1]!.key as never })).toMatchObject({ status: 'failed', attempts: 5, gen: 0 });
+    expect(await l.summarize('broadcast:a')).toMatchObject({ sent: 1, failed: 1, retryable: 0, skipped: 1, claimed: 3, uncertain: 1 });
+    expect((await l.lookup([r[1]!.key])).get(r[1]!.key)).toMatchObject({ status: 'claimed', claimedBy: 'run2' });
+    await l.record([{ key: r[1]!.key, kind: 'sent', at: now, attempts: 1, messageId: '<m1@x>' }], 'run2');
+    expect(await t.db.collection('mailcron_deliveries').findOne({ _id: r[1]!.key as never })).toMatchObject({ status: 'sent', attempts: 6, gen: 1 });
+    const retried = await t.db.collection('mailcron_deliveries').findOne({ _id: r[1]!.key as never });
+    expect(retried).not.toHaveProperty('transient');
+    expect(retried).not.toHaveProperty('lastError');
+    expect((await l.claim([r[1]!], 'run3', now))[0]).toMatchObject({ outcome: 'done', status: 'sent' });
+  });
+
+  it('writes the record of a fresh delivery by insert, with what the claim carried', async () => {
+    const l = createMongoLedger(t.db);
+    const [q] = [{ ...reqs('shape', 1)[0]!, data: { template: 'digest' }, slot: now }];
+    await l.claim([q], 'run1', now);
+    expect(await t.db.collection('mailcron_deliveries').countDocuments({ scope: 'broadcast:shape' })).toBe(0);
+    expect(await l.summarize('broadcast:shape')).toMatchObject({ claimed: 1, sent: 0 });
+    // A second ledger object (another part of the same run) records it: the claim is read back.
+    await createMongoLedger(t.db).record([{ key: q.key, kind: 'skipped', at: now, reason: 'invalid email' }], 'run1');
+    expect(await t.db.collection('mailcron_deliveries').findOne({ _id: q.key as never })).toMatchObject({
+      status: 'skipped', reason: 'invalid email', scope: 'broadcast:shape', userId: 0, email: q.email, slot: now, data: { template: 'digest' }, claimedBy: 'run1', gen: 0, attempts: 0,
+    });
+    expect(await l.summarize('broadcast:shape')).toMatchObject({ claimed: 0, skipped: 1 });
   });
 
   it('gives each new key to exactly one of two runs claiming at once', async () => {
@@ -51,7 +74,10 @@ describe('mongo ledger', () => {
     const [q] = reqs('chain', 1);
     await l.claim([q!], 'run1', now);
     for (const owner of ['run2', 'run3', 'run4']) expect((await l.claim([q!], owner, now))[0]).toMatchObject({ outcome: 'uncertain' });
-    expect(await t.db.collection('mailcron_deliveries').findOne({ _id: q!.key as never })).toMatchObject({ claimedBy: 'run4', uncertain: true, gen: 3 });
+    expect(await t.db.collection('mailcron_claims').findOne({ _id: q!.key as never })).toMatchObject({ claimedBy: 'run4', uncertain: true, gen: 3 });
+    await l.record([{ key: q!.key, kind: 'sent', at: now, attempts: 1, messageId: '<c@x>', uncertain: true }], 'run4');
+    expect(await t.db.collection('mailcron_deliveries').findOne({ _id: q!.key as never })).toMatchObject({ status: 'sent', claimedBy: 'run4', uncertain: true, gen: 3, email: q!.email });
+    expect(await l.summarize('broadcast:chain')).toMatchObject({ sent: 1, claimed: 0, uncertain: 1 });
   });
 
   it('records more than 100 outcomes in one call and summarises the scope', async () => {
@@ -87,6 +113,10 @@ describe('mongo ledger', () => {
     await l.record([{ key: r[0]!.key, kind: 'release', restore: 'delete' }, { key: r[1]!.key, kind: 'release', restore: 'failed' }], 'b');
     const docs = await t.db.collection('mailcron_deliveries').find({ scope: 'broadcast:rel' }).toArray();
     expect(docs.map((d) => [d._id, d.status, d.transient])).toEqual([[r[1]!.key, 'failed', true]]);
+    expect(await t.db.collection('mailcron_claims').countDocuments({ scope: 'broadcast:rel' })).toBe(1);
+    expect(await l.summarize('broadcast:rel')).toMatchObject({ retryable: 1, claimed: 0 });
+    expect((await l.claim([r[0]!], 'c', now))[0]!.outcome).toBe('new');
+    expect((await l.claim([r[1]!], 'c', now))[0]!.outcome).toBe('retry');
   });
 });
 
