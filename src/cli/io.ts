@@ -1,6 +1,6 @@
 // Terminal facts and writers for one CLI invocation. Commands print through this, so tests and
 // --json get exactly one object on stdout and everything else on stderr.
-import { Chalk, type ChalkInstance } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 
 export interface Io {
   out(text: string): void;
@@ -26,7 +26,9 @@ function colorLevel(env: NodeJS.ProcessEnv, tty: boolean): 0 | 1 | 2 | 3 {
   return env.COLORTERM === 'truecolor' ? 3 : 2;
 }
 
-export function processIo(): Io {
+/** The real process's Io. Async because chalk is loaded here, not at start-up: `mailcron --help` never needs it. */
+export async function processIo(): Promise<Io> {
+  const { Chalk } = await import('chalk');
   const stderrIsTTY = Boolean(process.stderr.isTTY);
   return {
     out: (t) => void process.stdout.write(t),

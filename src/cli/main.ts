@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runProgram } from './program.js';
 
+// Two levels below the package root both as dist/cli/main.js (tsc) and dist/bundle/mailcron.js (esbuild).
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 // A run allocates steadily (users, messages, ledger writes) around a small live set (~25 MB). Left

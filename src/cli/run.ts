@@ -27,7 +27,7 @@ export function action<O>(fn: Action<O>) {
     const cmd = params[params.length - 1] as Command;
     const args = params.slice(0, -2).filter((p): p is string => typeof p === 'string');
     const flags = cmd.optsWithGlobals() as GlobalFlags & O;
-    const io = processIo();
+    const io = await processIo();
     const controller = new AbortController();
     let caught: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals) => {

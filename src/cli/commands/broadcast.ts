@@ -1,7 +1,6 @@
 // `mailcron broadcast`: one message to every matching user, resumable and never sent twice.
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { RateLimit } from '../../core/rate-limit.js';
@@ -134,7 +133,7 @@ async function broadcastCommand(ctx: CommandContext, opts: BroadcastOptions): Pr
     if (!opts.dryRun && opts.testTo === undefined) {
       await indexes.ensureIndexes(mongo.db, config, indexes.REQUIRED_INDEXES.filter((s) => s.command === 'status'));
     }
-    const { createMailer } = await import('../../adapters/mail/index.js');
+    const [{ createMailer }, { randomBytes }] = await Promise.all([import('../../adapters/mail/index.js'), import('node:crypto')]);
     const host = hostname();
     const owner = { id: `${host}:${process.pid}:${randomBytes(4).toString('hex')}`, host, pid: process.pid };
     const progress = opts.testTo === undefined ? createProgress(io, { verb: opts.dryRun ? 'would send' : 'sent' }) : undefined;

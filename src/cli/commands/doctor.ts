@@ -56,7 +56,7 @@ Examples:
       }
       if (issues) {
         const { runDoctor } = await import('../../core/doctor.js');
-        const io = processIo();
+        const io = await processIo();
         printReport(io, await runDoctor({ configIssues: issues }), Boolean(flags.json));
         await exit(EXIT.USAGE);
       }

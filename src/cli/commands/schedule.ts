@@ -1,6 +1,5 @@
 // `mailcron schedule`: the cron entry point. Sends each user's due schedule slots once, under a
 // lock, reading only the due users. See README "Schedules".
-import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -200,7 +199,7 @@ async function scheduleCommand(ctx: CommandContext, opts: ScheduleOptions): Prom
       const specs = [...scheduleIndexes(field), ...indexes.REQUIRED_INDEXES.filter((s) => s.command === 'status')];
       await indexes.ensureIndexes(mongo.db, config, specs);
     }
-    const { createMailer } = await import('../../adapters/mail/index.js');
+    const [{ createMailer }, { randomBytes }] = await Promise.all([import('../../adapters/mail/index.js'), import('node:crypto')]);
     const mailer = createMailer(config.transport, { concurrency: config.concurrency, from: config.mailFrom, signal: ctx.signal, out: (line) => io.out(line) });
     const progress = createProgress(io, { verb: opts.dryRun ? 'would send' : 'sent' });
     let result;
