@@ -26,8 +26,9 @@ export function formatRun(r: ScheduleRunRecord, io: Io): string {
     `${c.uncertain} uncertain`,
     `${r.dueUsers} due users`,
     `${r.planned} planned${r.invalid ? ` (${r.invalid} invalid)` : ''}`,
-    `next due ${r.nextDueAt ? r.nextDueAt.toISOString() : '-'}`,
   ];
+  // Absent when only a scan of every user could tell (a server without a usable index).
+  if (r.nextDueAt !== undefined) parts.push(`next due ${r.nextDueAt ? r.nextDueAt.toISOString() : '-'}`);
   const lines = [r.stopped && r.stopped !== 'max-runtime' && r.stopped !== 'max' ? io.color.yellow(parts.join(', ')) : parts.join(', ')];
   for (const p of r.problems) lines.push(io.color.yellow(`mailcron: ${p.users} user${p.users === 1 ? '' : 's'} left due: ${p.reason}`));
   if (r.stopped) lines.push(`mailcron: ${STOPS[r.stopped] ?? r.stopped}`);

@@ -1,17 +1,22 @@
-// The schedule's reads and writes on the users collection and `mailcron_runs`. Every query here is
-// answered by an index (see indexes.ts, command 'schedule'), so a run reads the due users and the
-// unplanned ones, never the whole collection.
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document } from 'mongodb';
-import { sleep } from '../../core/clock.js';
-import type { ScheduleRunRecord, ScheduleStore, StateUpdate } from '../../core/schedule/types.js';
+// The schedule's reads and writes on the users collection and `mailcron_runs`. On MongoDB every
+// query here is answered by an index (see indexes.ts, command 'schedule'), so a run reads the due
+// users and the unplanned ones, never the whole collection. Where the server has no usable index
+// (FerretDB v1 filters and sorts everything in Go after reading every document), each query is a
+// full scan: hence one cursor per query, never a query per batch, `pending` to read unplanned and
+// due users in one scan, and writes shaped for `_id` lookups (state-writes.ts).
+import type { Collection, Db, Document } from 'mongodb';
+import { isUnplanned, stateOf } from '../../core/schedule/plan.js';
+import type { DueAccess, ScheduleRunRecord, ScheduleStore } from '../../core/schedule/types.js';
 import type { UserDoc } from '../../core/ports.js';
 import { COLLECTIONS } from './client.js';
 import { REQUIRED_INDEXES, type IndexSpec } from './indexes.js';
-import { afterCondition, createUserSource, isResumableReadError } from './user-source.js';
-import { slices } from './bulk.js';
+import { afterCondition, createUserSource } from './user-source.js';
+import { planUsesIndexOn, sortedBatches } from './sorted-stream.js';
+import { createStateWriter } from './state-writes.js';
 
 const NEXT_AT = 'mailcron.nextAt';
 const HASH = 'mailcron.scheduleHash';
+const DUE_SORT = { [NEXT_AT]: 1, _id: 1 } as const;
 
 /** The schedule command's indexes, with `schedule` replaced by the configured schedule field. */
 export function scheduleIndexes(field: string): IndexSpec[] {
@@ -25,12 +30,23 @@ export function scheduleIndexes(field: string): IndexSpec[] {
 
 /** Queries of the schedule, exported so tests can explain them. */
 export function scheduleQueries(field: string) {
+  const unplanned = { [HASH]: null, [field]: { $ne: null } } as Document;
+  const due = (now: Date) => ({ [NEXT_AT]: { $lte: now } }) as Document;
   return {
     /** A schedule value and no fingerprint: `$ne: null` keeps the index bounds tight (no null/missing). */
-    unplanned: { [HASH]: null, [field]: { $ne: null } } as Document,
+    unplanned,
     scheduled: { $or: [{ [field]: { $ne: null } }, { [HASH]: { $ne: null } }] } as Document,
-    due: (now: Date) => ({ [NEXT_AT]: { $lte: now } }) as Document,
+    due,
+    /** Unplanned or due, for servers that scan for either: one scan instead of two. */
+    pending: (now: Date) => ({ $or: [due(now), unplanned] }) as Document,
   };
+}
+
+/** Documents after `last` in (nextAt, _id) order; a missing `nextAt` sorts first, as null does. */
+export function afterDueKey(last: UserDoc): Document {
+  const at = stateOf(last).nextAt;
+  if (at === null) return { $or: [{ [NEXT_AT]: { $ne: null } }, { $and: [{ [NEXT_AT]: null }, afterCondition(last._id)] }] };
+  return { $or: [{ [NEXT_AT]: { $gt: at } }, { $and: [{ [NEXT_AT]: at }, afterCondition(last._id)] }] };
 }
 
 export interface ScheduleStoreOptions {
@@ -44,97 +60,51 @@ export function createMongoScheduleStore(db: Db, users: Collection<Document>, op
   const runs = db.collection<ScheduleRunRecord>(COLLECTIONS.runs);
   const reads = { planning: 0, due: 0, replan: 0 };
 
-  async function* counted(source: AsyncIterable<UserDoc[]>, kind: keyof typeof reads): AsyncGenerator<UserDoc[]> {
+  async function* counted(source: AsyncIterable<UserDoc[]>, kind: keyof typeof reads | ((doc: UserDoc) => keyof typeof reads)): AsyncGenerator<UserDoc[]> {
     for await (const batch of source) {
-      reads[kind] += batch.length;
+      if (typeof kind === 'string') reads[kind] += batch.length;
+      else for (const doc of batch) reads[kind(doc)]++;
       yield batch;
     }
   }
+
+  // Set by dueAccess: a server that answers the due query by index answers `_id: {$in}` by index too.
+  let indexed = false;
+  const writer = createStateWriter(users, { field, indexed: () => indexed });
 
   return {
     unplanned: ({ batchSize, signal }) => counted(createUserSource(users, q.unplanned).batches({ batchSize, ...(signal ? { signal } : {}) }), 'planning'),
     scheduled: ({ batchSize, signal }) => counted(createUserSource(users, q.scheduled).batches({ batchSize, ...(signal ? { signal } : {}) }), 'replan'),
 
-    async *due(now, { batchSize, signal }) {
-      // A fresh query per batch from the last (nextAt, _id): no cursor to lose while sends are slow,
-      // and users moved on meanwhile (nextAt > now) drop out by themselves.
-      let last: { at: Date; id: unknown } | undefined;
-      let failures = 0;
-      for (;;) {
-        if (signal?.aborted) return;
-        const filter: Document = last
-          ? { $and: [q.due(now), { $or: [{ [NEXT_AT]: { $gt: last.at } }, { $and: [{ [NEXT_AT]: last.at }, afterCondition(last.id)] }] }] }
-          : q.due(now);
-        let docs: Document[];
-        try {
-          docs = await users.find(filter, { sort: { [NEXT_AT]: 1, _id: 1 }, limit: batchSize }).toArray();
-          failures = 0;
-        } catch (err) {
-          if (!isResumableReadError(err) || failures >= 4) throw err;
-          failures++;
-          try {
-            await sleep(200 * 2 ** (failures - 1), signal);
-          } catch {
-            return;
-          }
-          continue;
-        }
-        if (docs.length === 0) return;
-        reads.due += docs.length;
-        const tail = docs[docs.length - 1]!;
-        last = { at: (tail.mailcron as { nextAt: Date }).nextAt, id: tail._id };
-        yield docs as UserDoc[];
-        if (docs.length < batchSize) return;
+    // One cursor in (nextAt, _id) order, re-opened after the last key only when the server loses
+    // it. Users moved on meanwhile (nextAt > now) leave the index range ahead of the cursor, so none
+    // is read twice.
+    due: (now, { batchSize, signal }) =>
+      counted(sortedBatches(users, { filter: q.due(now), sort: DUE_SORT, after: afterDueKey, batchSize, ...(signal ? { signal } : {}) }), 'due'),
+
+    pending: (now, { batchSize, signal }) =>
+      counted(
+        sortedBatches(users, { filter: q.pending(now), sort: DUE_SORT, after: afterDueKey, batchSize, ...(signal ? { signal } : {}) }),
+        (doc) => (isUnplanned(doc, field) ? 'planning' : 'due'),
+      ),
+
+    async dueAccess(now): Promise<DueAccess> {
+      try {
+        const plan = await users.find(q.due(now), { sort: DUE_SORT, projection: { _id: 1 } }).explain('queryPlanner');
+        indexed = planUsesIndexOn(plan, NEXT_AT);
+        return indexed ? 'index' : 'scan';
+      } catch {
+        // No explain (permissions, an odd server): the plain two-query run, correct anywhere.
+        return 'index';
       }
     },
 
-    async apply(updates: StateUpdate[]) {
-      if (updates.length === 0) return 0;
-      // Users of one schedule at one slot share the same old and new state: one updateMany per
-      // group (`_id: {$in}`) instead of one update per user.
-      const groups = new Map<string, { ids: unknown[]; u: StateUpdate }>();
-      for (const u of updates) {
-        const key = JSON.stringify([u.expect, u.set]);
-        const g = groups.get(key);
-        if (g) g.ids.push(u.userId);
-        else groups.set(key, { ids: [u.userId], u });
-      }
-      const ops = [...groups.values()].map(({ ids, u }): AnyBulkWriteOperation<Document> => {
-        const $set: Document = {};
-        const $unset: Document = {};
-        for (const [k, v] of Object.entries(u.set)) {
-          if (v === undefined) continue;
-          if (v === null) $unset[`mailcron.${k}`] = '';
-          else $set[`mailcron.${k}`] = v;
-        }
-        const update: Document = {};
-        if (Object.keys($set).length) update.$set = $set;
-        if (Object.keys($unset).length) update.$unset = $unset;
-        // Applied only if mailcron's state is still what the run read: an application that unset
-        // `mailcron.scheduleHash` meanwhile (schedule edited) wins, and the user is planned again.
-        const state: Document = { [NEXT_AT]: u.expect.nextAt, [HASH]: u.expect.scheduleHash };
-        return ids.length === 1
-          ? { updateOne: { filter: { _id: ids[0], ...state } as Document, update } }
-          : { updateMany: { filter: { _id: { $in: ids }, ...state } as Document, update } };
-      });
-      let matched = 0;
-      // Small commands: FerretDB 1.24 cannot answer large update commands (see bulk.ts).
-      for (const slice of slices(ops)) {
-        try {
-          matched += (await users.bulkWrite(slice, { ordered: false })).matchedCount;
-        } catch (err) {
-          // One odd document (e.g. `mailcron` that is not an object) must not lose the others' updates.
-          if (err instanceof MongoBulkWriteError) matched += err.result.matchedCount;
-          else throw err;
-        }
-      }
-      return matched;
-    },
+    apply: (updates) => writer.apply(updates),
 
     countDue: (now) => users.countDocuments(q.due(now)),
 
     async nextDue(now) {
-      const doc = await users.findOne({ [NEXT_AT]: { $gt: now } }, { sort: { [NEXT_AT]: 1, _id: 1 }, projection: { [NEXT_AT]: 1 } });
+      const doc = await users.findOne({ [NEXT_AT]: { $gt: now } }, { sort: DUE_SORT, projection: { [NEXT_AT]: 1 } });
       const at = (doc?.mailcron as { nextAt?: unknown } | undefined)?.nextAt;
       return at instanceof Date ? at : null;
     },

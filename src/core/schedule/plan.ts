@@ -73,6 +73,15 @@ export function stateOf(doc: UserDoc): { nextAt: Date | null; scheduleHash: stri
   };
 }
 
+/**
+ * A user to plan: a schedule value and no `mailcron.scheduleHash` (new, or marked for re-planning by
+ * the application). What the store's `unplanned` query selects.
+ */
+export function isUnplanned(doc: UserDoc, field: string): boolean {
+  const raw = valueAt(doc, field);
+  return stateOf(doc).scheduleHash === null && raw !== undefined && raw !== null;
+}
+
 const later = (d: Date, ms: number) => new Date(d.getTime() + ms);
 
 /**

@@ -1,19 +1,20 @@
 // One `schedule` run: take the lock, plan users that have no plan, read the due users by the
 // `mailcron.nextAt` index, turn their due slots into ledger-keyed tasks for the delivery pipeline
 // (sent, or recorded `missed` when older than --catch-up), and move `nextAt` on once the ledger
-// holds the outcomes. The cost of a run follows the due users, not the user base.
+// holds the outcomes. The cost of a run follows the due users, not the user base — on a server
+// that uses its indexes. On one that does not (FerretDB v1), every query reads every user, so a
+// run makes one: unplanned and due users together.
 import { AbortedError } from '../errors.js';
-import { userKey } from '../ledger/keys.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { makeMessageId } from '../message/index.js';
 import { runDeliveries, zeroCounts } from '../pipeline/run-deliveries.js';
 import type { DeliveryTask, DeliveryTuning, PipelineCounts, RunResult } from '../pipeline/types.js';
 import type { Clock, Mailer, ProgressSink, UserDoc } from '../ports.js';
 import { createAdvancer } from './advance.js';
+import { createDecisionHandler } from './decision-tasks.js';
 import { acquireLease, DEFAULT_LOCK_TTL_MS, type LeaseStore } from './lock.js';
-import { DECIDE_DEFAULTS, decideDue, decidePlan, stateOf, type DecideContext, type Decision } from './plan.js';
+import { DECIDE_DEFAULTS, decideDue, decidePlan, isUnplanned, type DecideContext } from './plan.js';
 import type { ScheduleDefaults } from './slots.js';
-import type { ResolvedMessage, ScheduleMessages, ScheduleRunRecord, ScheduleStopReason, ScheduleStore, StateUpdate } from './types.js';
+import type { DueAccess, ScheduleMessages, ScheduleRunRecord, ScheduleStopReason, ScheduleStore } from './types.js';
 
 /** Ledger scope of every schedule delivery (what `status` counts). */
 export const SCHEDULE_SCOPE = 'schedule';
@@ -68,8 +69,6 @@ export interface RunScheduleResult {
   pipelineStop?: RunResult['stopped'];
 }
 
-const email = (doc: UserDoc) => (typeof doc.email === 'string' ? doc.email : undefined);
-const fmtDuration = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
 /**
  * Runs one schedule pass. Throws LockHeldError (exit 75) when another run holds the lock. Never
@@ -114,87 +113,63 @@ async function runLocked(o: RunScheduleOptions, ctx: DecideContext, leaseLost: A
   const signals = [leaseLost, ...(o.signal ? [o.signal] : [])];
   const pipelineSignal = AbortSignal.any(signals);
 
-  const shouldStop = (): boolean => {
-    if (stopped) return true;
-    if (leaseLost.aborted) stopped = 'lock-lost';
-    else if (o.signal?.aborted) stopped = 'signal';
-    else if (o.maxRuntimeMs !== undefined && wallNow().getTime() - startedAt.getTime() >= o.maxRuntimeMs) stopped = 'max-runtime';
-    return stopped !== undefined;
+  /** Stop taking any user: lock lost, signal, --max-runtime (--max only stops taking due users). */
+  const hardStop = (): boolean => {
+    if (stopped && stopped !== 'max') return true;
+    let reason: ScheduleStopReason | undefined;
+    if (leaseLost.aborted) reason = 'lock-lost';
+    else if (o.signal?.aborted) reason = 'signal';
+    else if (o.maxRuntimeMs !== undefined && wallNow().getTime() - startedAt.getTime() >= o.maxRuntimeMs) reason = 'max-runtime';
+    if (reason) stopped ??= reason;
+    return reason !== undefined;
   };
+  const shouldStop = (): boolean => hardStop() || stopped !== undefined;
 
-  const updateFor = (doc: UserDoc, set: StateUpdate['set']): StateUpdate => ({ userId: doc._id, expect: stateOf(doc), set });
+  const handle = createDecisionHandler({ ctx, advancer, messages: o.messages, from: o.from, stats, problems });
 
-  /** Tasks and state changes for one decision. */
-  const handle = async (doc: UserDoc, d: Decision, out: DeliveryTask[]): Promise<void> => {
-    const uk = userKey(doc._id);
-    switch (d.kind) {
-      case 'none':
-        return;
-      case 'unplan':
-        return advancer.track([], updateFor(doc, { nextAt: null, scheduleHash: null, scheduleError: null }));
-      case 'plan':
-        stats.planned++;
-        if (d.replanned) stats.replanned++;
-        return advancer.track([], updateFor(doc, { nextAt: d.nextAt, scheduleHash: d.hash, plannedAt: now, scheduleError: null }));
-      case 'invalid': {
-        stats.invalid++;
-        if (d.replanned) stats.replanned++;
-        const key = `s:${uk}:invalid:${d.hash}`;
-        out.push({ key, userId: doc._id, ...opt('email', email(doc)), messageId: makeMessageId(key, o.from), record: { status: 'skipped', reason: d.reason } });
-        return advancer.track([{ key }], updateFor(doc, { nextAt: d.recheckAt, scheduleHash: d.hash, plannedAt: now, scheduleError: d.reason }));
-      }
-      case 'recheck':
-      case 'inactive':
-        return advancer.track([], updateFor(doc, { nextAt: d.nextAt }));
-      case 'slots': {
-        let message: ResolvedMessage | undefined;
-        if (d.send.length > 0) {
-          const resolved = await o.messages.resolve(d.schedule.template);
-          if (!resolved.ok) {
-            stats.deferred++;
-            problems.set(resolved.reason, (problems.get(resolved.reason) ?? 0) + 1);
-            return;
-          }
-          message = resolved;
-        }
-        const keys: { key: string; slot?: Date }[] = [];
-        const missedReason = `older than --catch-up ${fmtDuration(ctx.catchUpMs)} at ${now.toISOString()}`;
-        for (const slot of d.missed) {
-          const key = `s:${uk}:${slot.toISOString()}`;
-          out.push({ key, userId: doc._id, ...opt('email', email(doc)), slot, messageId: makeMessageId(key, o.from), record: { status: 'missed', reason: missedReason } });
-          keys.push({ key, slot });
-        }
-        if (d.missedRange) {
-          const { from, before } = d.missedRange;
-          const key = `s:${uk}:${from.toISOString()}/${before.toISOString()}`;
-          const reason = `${missedReason}: every slot from ${from.toISOString()} to before ${before.toISOString()} (too many to record one by one)`;
-          out.push({ key, userId: doc._id, ...opt('email', email(doc)), slot: from, messageId: makeMessageId(key, o.from), record: { status: 'missed', reason } });
-          keys.push({ key, slot: from });
-        }
-        for (const slot of d.send) {
-          const key = `s:${uk}:${slot.toISOString()}`;
-          const messageId = makeMessageId(key, o.from);
-          const m = message!;
-          out.push({
-            key,
-            userId: doc._id,
-            ...opt('email', email(doc)),
-            slot,
-            messageId,
-            data: { template: m.name, timezone: d.schedule.timezone },
-            render: () => m.render(doc, messageId),
-          });
-          keys.push({ key, slot });
-        }
-        return advancer.track(keys, updateFor(doc, { nextAt: d.nextAt, lastSlot: d.lastSlot }));
-      }
-    }
-  };
-
+  // Where the server would read every user for the due query anyway, unplanned and due users are
+  // read in that one pass (--replan reads every scheduled user first, by design).
+  const access: DueAccess = await o.store.dueAccess(now);
+  const onePass = access === 'scan' && !o.replan;
   const planningBatch = o.batchSize?.planning ?? 500;
   const dueBatch = o.batchSize?.due ?? 250;
 
+  /** One due user: counted, or `false` once --max is reached (the user stays due). */
+  const takeDue = async (doc: UserDoc, out: DeliveryTask[]): Promise<boolean> => {
+    if (o.maxUsers !== undefined && stats.dueUsers >= o.maxUsers) {
+      stopped ??= 'max';
+      return false;
+    }
+    stats.dueUsers++;
+    await handle(doc, decideDue(doc, ctx), out);
+    return true;
+  };
+
+  // Due users' state writes queue behind each other without holding up the next batch's sends
+  // (on FerretDB each is a transaction of its own); a failed write stops the run at the next batch.
+  let writeError: unknown;
+  const flushInBackground = () => {
+    if (writeError) throw writeError;
+    advancer.flush().catch((err: unknown) => (writeError ??= err));
+  };
+
   async function* tasks(): AsyncGenerator<DeliveryTask[]> {
+    if (onePass) {
+      // One pass over users to plan and users due (the server reads every user for either query):
+      // unplanned users are planned wherever they come in the stream, --max only limits due ones.
+      for await (const batch of o.store.pending(now, { batchSize: dueBatch, signal: pipelineSignal })) {
+        const out: DeliveryTask[] = [];
+        for (const doc of batch) {
+          if (hardStop()) break;
+          if (isUnplanned(doc, ctx.field)) await handle(doc, decidePlan(doc, ctx), out);
+          else if (stopped !== 'max') await takeDue(doc, out);
+        }
+        flushInBackground();
+        if (out.length > 0) yield out;
+        if (hardStop()) return;
+      }
+      return;
+    }
     // 1. Plan users without a plan (new users, schedules marked for re-planning), or all under --replan.
     const planning = o.replan ? o.store.scheduled({ batchSize: planningBatch, signal: pipelineSignal }) : o.store.unplanned({ batchSize: planningBatch, signal: pipelineSignal });
     for await (const batch of planning) {
@@ -208,15 +183,9 @@ async function runLocked(o: RunScheduleOptions, ctx: DecideContext, leaseLost: A
     for await (const batch of o.store.due(now, { batchSize: dueBatch, signal: pipelineSignal })) {
       const out: DeliveryTask[] = [];
       for (const doc of batch) {
-        if (shouldStop()) break;
-        if (o.maxUsers !== undefined && stats.dueUsers >= o.maxUsers) {
-          stopped = 'max';
-          break;
-        }
-        stats.dueUsers++;
-        await handle(doc, decideDue(doc, ctx), out);
+        if (shouldStop() || !(await takeDue(doc, out))) break;
       }
-      await advancer.flush();
+      flushInBackground();
       if (out.length > 0) yield out;
       if (stopped) return;
     }
@@ -261,9 +230,11 @@ async function runLocked(o: RunScheduleOptions, ctx: DecideContext, leaseLost: A
     advanced: advancer.applied(),
     counts: result.counts ?? (zeroCounts() as PipelineCounts),
     problems: [...problems].map(([reason, users]) => ({ reason, users })),
-    nextDueAt: await o.store.nextDue(now),
     reads: o.store.reads(),
+    dueAccess: access,
   };
+  // Where the due query is a scan, so is this one: `mailcron status` answers it when asked.
+  if (access === 'index') record.nextDueAt = await o.store.nextDue(now);
   if (stopped) record.stopped = stopped;
   if (!dryRun) await o.store.saveRun(record);
   const out: RunScheduleResult = { record };

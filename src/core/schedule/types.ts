@@ -25,7 +25,11 @@ export interface UserScheduleState {
  */
 export interface StateUpdate {
   userId: unknown;
-  expect: { nextAt: Date | null; scheduleHash: string | null };
+  /**
+   * The state as read, and (for updates that plan, i.e. write `scheduleHash`) the schedule value
+   * read: an edit of either in the meantime means the plan is stale.
+   */
+  expect: { nextAt: Date | null; scheduleHash: string | null; schedule?: unknown };
   set: {
     nextAt?: Date | null;
     scheduleHash?: string | null;
@@ -42,11 +46,27 @@ export interface ScheduleStore {
   /** Every user with a schedule value or a `mailcron.scheduleHash`, in `_id` order (`--replan`). */
   scheduled(options: { batchSize: number; signal?: AbortSignal }): AsyncIterable<UserDoc[]>;
   /**
-   * Users with `mailcron.nextAt <= now`, ordered by (nextAt, _id), read by the index a batch at a
-   * time; each batch is a fresh query after the last (nextAt, _id) seen.
+   * Users with `mailcron.nextAt <= now`, ordered by (nextAt, _id): one cursor (by the index where
+   * there is one), read a batch at a time.
    */
   due(now: Date, options: { batchSize: number; signal?: AbortSignal }): AsyncIterable<UserDoc[]>;
-  /** Applies updates in one bulk write; returns how many users still matched `expect`. */
+  /**
+   * How the server answers the due query: `index` when its cost follows the due users, `scan` when
+   * any such query reads the whole collection (no usable index: FerretDB v1, or the index missing).
+   * On `scan`, a run reads unplanned and due users in one pass (`pending`) and skips `nextDue`.
+   */
+  dueAccess(now: Date): Promise<DueAccess>;
+  /**
+   * Unplanned users (as `unplanned`) and due users (as `due`) from one query, in (nextAt, _id)
+   * order, users without a `nextAt` first: one pass over a collection that is scanned anyway.
+   */
+  pending(now: Date, options: { batchSize: number; signal?: AbortSignal }): AsyncIterable<UserDoc[]>;
+  /**
+   * Writes the updates. One that plans (writes `scheduleHash`) does not stand over an edit the
+   * application made since the run read the user (`expect`): a later run plans that user again.
+   * Others are written whatever the state: they never write `scheduleHash`, so an application that
+   * unset it meanwhile still gets the user planned again. Returns how many users were written.
+   */
   apply(updates: StateUpdate[]): Promise<number>;
   /** Users due at `now` (index count). */
   countDue(now: Date): Promise<number>;
@@ -57,6 +77,8 @@ export interface ScheduleStore {
   /** User documents the server returned to this store so far, by query (for `--json` and tests). */
   reads(): { planning: number; due: number; replan: number };
 }
+
+export type DueAccess = 'index' | 'scan';
 
 /** The message for a schedule: a template from `--template-dir`, else the run's message flags. */
 export interface ScheduleMessages {
@@ -102,7 +124,12 @@ export interface ScheduleRunRecord {
   counts: PipelineCounts;
   problems: { reason: string; users: number }[];
   stopped?: ScheduleStopReason;
-  /** Earliest `nextAt` after the run's now, when the run ended. */
-  nextDueAt: Date | null;
+  /**
+   * Earliest `nextAt` after the run's now, when the run ended. Absent when only a scan of every
+   * user could tell (dueAccess `scan`): `mailcron status` looks it up.
+   */
+  nextDueAt?: Date | null;
+  /** How the server answers the due query (see ScheduleStore.dueAccess). Absent in records of older versions. */
+  dueAccess?: DueAccess;
   reads: { planning: number; due: number; replan: number };
 }

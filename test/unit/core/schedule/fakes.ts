@@ -2,12 +2,16 @@
 // as the MongoDB one, a lease store, and a mailer that records what it sent.
 import type { LeaseInfo, LeaseStore } from '../../../../src/core/schedule/lock.js';
 import { valueAt } from '../../../../src/core/schedule/plan.js';
-import type { ScheduleRunRecord, ScheduleStore, StateUpdate } from '../../../../src/core/schedule/types.js';
+import type { DueAccess, ScheduleRunRecord, ScheduleStore, StateUpdate } from '../../../../src/core/schedule/types.js';
 import type { Mailer, OutgoingMessage, UserDoc } from '../../../../src/core/ports.js';
 
 type Doc = UserDoc & { mailcron?: { nextAt?: Date; scheduleHash?: string; [k: string]: unknown } };
 
-export function memoryStore(docs: Doc[], field = 'schedule') {
+/**
+ * `access: 'scan'` plays a server without a usable index (FerretDB v1): the run then reads through
+ * `pending`. `queries` counts the queries a run makes, by kind.
+ */
+export function memoryStore(docs: Doc[], field = 'schedule', options: { access?: DueAccess } = {}) {
   const runs: ScheduleRunRecord[] = [];
   const reads = { planning: 0, due: 0, replan: 0 };
   const byId = () => [...docs].sort((a, b) => (Number(a._id) < Number(b._id) ? -1 : 1));
@@ -21,27 +25,44 @@ export function memoryStore(docs: Doc[], field = 'schedule') {
       yield b;
     }
   }
-  const store: ScheduleStore & { docs: Doc[]; runs: ScheduleRunRecord[]; applied: StateUpdate[] } = {
+  const dueOrder = (a: Doc, b: Doc) => (nextAt(a)?.getTime() ?? -Infinity) - (nextAt(b)?.getTime() ?? -Infinity) || Number(a._id) - Number(b._id);
+  const store: ScheduleStore & { docs: Doc[]; runs: ScheduleRunRecord[]; applied: StateUpdate[]; queries: Record<string, number> } = {
     docs,
     runs,
     applied: [],
-    unplanned: ({ batchSize }) => batches(byId().filter((d) => hash(d) === null && valueAt(d, field) != null), batchSize, 'planning'),
+    queries: { unplanned: 0, due: 0, pending: 0, nextDue: 0 },
+    dueAccess: async () => options.access ?? 'index',
+    async *pending(now, { batchSize }) {
+      store.queries.pending!++;
+      const list = byId()
+        .filter((d) => (nextAt(d) !== null && nextAt(d)!.getTime() <= now.getTime()) || (hash(d) === null && valueAt(d, field) != null))
+        .sort(dueOrder);
+      for (let i = 0; i < list.length; i += batchSize) {
+        const b = list.slice(i, i + batchSize).map(clone);
+        for (const d of b) reads[hash(d) === null && valueAt(d, field) != null ? 'planning' : 'due']++;
+        yield b;
+      }
+    },
+    unplanned: ({ batchSize }) => (store.queries.unplanned!++, batches(byId().filter((d) => hash(d) === null && valueAt(d, field) != null), batchSize, 'planning')),
     scheduled: ({ batchSize }) => batches(byId().filter((d) => valueAt(d, field) != null || hash(d) !== null), batchSize, 'replan'),
+    // One cursor: users are looked at lazily, in (nextAt, _id) order, and a user whose nextAt moved
+    // past now before the cursor reaches it is not returned (as with an index range scan).
     async *due(now, { batchSize }) {
-      let last: { at: number; id: number } | undefined;
-      for (;;) {
-        const list = docs
-          .filter((d) => nextAt(d) !== null && nextAt(d)!.getTime() <= now.getTime())
-          .filter((d) => !last || nextAt(d)!.getTime() > last.at || (nextAt(d)!.getTime() === last.at && Number(d._id) > last.id))
-          .sort((a, b) => nextAt(a)!.getTime() - nextAt(b)!.getTime() || Number(a._id) - Number(b._id))
-          .slice(0, batchSize)
-          .map(clone);
-        if (list.length === 0) return;
-        reads.due += list.length;
-        const tail = list[list.length - 1]!;
-        last = { at: nextAt(tail)!.getTime(), id: Number(tail._id) };
-        yield list;
-        if (list.length < batchSize) return;
+      store.queries.due!++;
+      const order = docs.filter((d) => nextAt(d) !== null && nextAt(d)!.getTime() <= now.getTime()).sort(dueOrder);
+      let b: Doc[] = [];
+      for (const d of order) {
+        if (nextAt(d) === null || nextAt(d)!.getTime() > now.getTime()) continue;
+        b.push(clone(d));
+        if (b.length === batchSize) {
+          reads.due += b.length;
+          yield b;
+          b = [];
+        }
+      }
+      if (b.length) {
+        reads.due += b.length;
+        yield b;
       }
     },
     async apply(updates) {
@@ -50,7 +71,14 @@ export function memoryStore(docs: Doc[], field = 'schedule') {
         store.applied.push(u);
         const d = docs.find((x) => x._id === u.userId);
         if (!d) continue;
-        if ((nextAt(d)?.getTime() ?? null) !== (u.expect.nextAt?.getTime() ?? null) || hash(d) !== u.expect.scheduleHash) continue;
+        // As the MongoDB store: an update that plans does not stand over an edit made since the
+        // run read the user; other updates are written whatever the state.
+        const plans = typeof u.set.scheduleHash === 'string';
+        const same =
+          (nextAt(d)?.getTime() ?? null) === (u.expect.nextAt?.getTime() ?? null) &&
+          hash(d) === u.expect.scheduleHash &&
+          JSON.stringify(valueAt(d, field)) === JSON.stringify(u.expect.schedule);
+        if (plans && !same) continue;
         matched++;
         d.mailcron ??= {};
         for (const [k, v] of Object.entries(u.set)) {
@@ -63,6 +91,7 @@ export function memoryStore(docs: Doc[], field = 'schedule') {
     },
     countDue: async (now) => docs.filter((d) => nextAt(d) && nextAt(d)!.getTime() <= now.getTime()).length,
     async nextDue(now) {
+      store.queries.nextDue!++;
       const list = docs.map(nextAt).filter((x): x is Date => !!x && x.getTime() > now.getTime());
       return list.length ? new Date(Math.min(...list.map((x) => x.getTime()))) : null;
     },
