@@ -82,6 +82,10 @@ export function createProgress(io: Io, options: ProgressOptions = {}): ProgressS
         timer.unref();
       }
     },
+    setTotal(n) {
+      total = n;
+      if (bar) bar.setTotal(Math.max(n, bar.getTotal()));
+    },
     update(counts) {
       last = counts;
       if (bar) {

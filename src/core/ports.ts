@@ -57,6 +57,8 @@ export interface Clock {
 export interface ProgressSink {
   /** `done`: outcomes already recorded before this run (a resume), for the bar's starting point. */
   start?(info: { total: number | undefined; label: string; done?: number }): void;
+  /** The total, once known when `start` had none (the audience is counted while sending starts). */
+  setTotal?(total: number): void;
   update(counts: RunCounts): void;
   stop?(): void;
 }

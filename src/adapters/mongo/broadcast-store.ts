@@ -18,7 +18,8 @@ export function createBroadcastStore(db: Db, collectionName: string = COLLECTION
       if (b.owner.host !== undefined) lease.host = b.owner.host;
       if (b.owner.pid !== undefined) lease.pid = b.owner.pid;
       const lastRun = { owner: b.owner.id, startedAt: b.now };
-      const set: Document = { lease, status: 'running', startedAt: b.now, audienceCount: b.audienceCount, lastRun };
+      const set: Document = { lease, status: 'running', startedAt: b.now, lastRun };
+      if (b.audienceCount !== undefined) set.audienceCount = b.audienceCount;
       if (b.redefine) {
         set.definition = b.definition;
         set.lowWatermark = null;
@@ -33,7 +34,7 @@ export function createBroadcastStore(db: Db, collectionName: string = COLLECTION
         status: 'running',
         lease: lease as BroadcastDoc['lease'],
         lowWatermark: null,
-        audienceCount: b.audienceCount,
+        ...(b.audienceCount !== undefined ? { audienceCount: b.audienceCount } : {}),
         lastRun,
         runs: 1,
         createdAt: b.now,
@@ -51,6 +52,10 @@ export function createBroadcastStore(db: Db, collectionName: string = COLLECTION
     async heartbeat(id, owner, expiresAt) {
       const r = await col.updateOne({ _id: id, 'lease.id': owner }, { $set: { 'lease.expiresAt': expiresAt } });
       return r.matchedCount === 1;
+    },
+
+    async setAudience(id, owner, audienceCount) {
+      await col.updateOne({ _id: id, 'lease.id': owner }, { $set: { audienceCount } });
     },
 
     async checkpoint(id, owner, lowWatermark) {

@@ -132,10 +132,15 @@ export function createUserSource(users: Collection<Document>, query: Document, o
         const findOptions: FindOptions = { sort: { _id: 1 }, batchSize, raw: true };
         if (options.projection) findOptions.projection = { ...options.projection, _id: 1 };
         const cursor = users.find(withAfter(query, last, hasLast), findOptions);
+        // The next server batch, asked for before a full batch is handed over, so the server reads
+        // it while the caller claims and sends this one (a getMore of 500 users takes FerretDB tens
+        // of milliseconds: long enough to let the send queue run dry at every batch).
+        let ahead: Promise<boolean> | undefined;
         try {
           // hasNext() fetches a server batch; readBufferedDocuments() then takes it without a
           // promise per document, which keeps garbage (and peak memory) low on large streams.
-          while (await cursor.hasNext()) {
+          while (await (ahead ?? cursor.hasNext())) {
+            ahead = undefined;
             const raw = cursor.readBufferedDocuments(batchSize - batch.length) as unknown as Uint8Array[];
             if (raw.length === 0) continue;
             failures = 0;
@@ -146,6 +151,8 @@ export function createUserSource(users: Collection<Document>, query: Document, o
             if (batch.length >= batchSize) {
               const full = batch;
               batch = [];
+              ahead = cursor.hasNext();
+              ahead.catch(() => {}); // observed by the loop's await; never unhandled if the caller stops
               yield full;
               if (signal?.aborted) return;
             }
@@ -162,6 +169,7 @@ export function createUserSource(users: Collection<Document>, query: Document, o
             return;
           }
         } finally {
+          if (ahead) await ahead.catch(() => {});
           await cursor.close().catch(() => {});
         }
       }

@@ -133,8 +133,11 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
   const definition: BroadcastDefinition = { messageHash: input.message.hash, subject: input.subject, audience: input.audience, collection: input.collection };
   const id = input.id !== undefined ? checkBroadcastId(input.id) : deriveBroadcastId(definition);
   const scope = broadcastScope(id);
-  const audience = await deps.users.count();
-  if (input.testTo !== undefined) return sendTest(deps, input, id, audience);
+  // Counted while the run gets going (on a server without a usable index the count is a pass over
+  // the users, as long as the first batch takes): only a confirmation prompt waits for it.
+  const counting = deps.users.count();
+  counting.catch(() => {}); // awaited below
+  if (input.testTo !== undefined) return sendTest(deps, input, id, await counting);
 
   const existing = await deps.store.get(id);
   const redefine = existing ? assertSameDefinition(existing, definition, Boolean(input.force)) : false;
@@ -153,7 +156,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
   }
 
   if (deps.confirm && !input.dryRun) {
-    const plan: BroadcastPlan = { id, audience, resuming: Boolean(existing), done };
+    const plan: BroadcastPlan = { id, audience: await counting, resuming: Boolean(existing), done };
     if (existing) plan.previousStatus = existing.status;
     if (!(await deps.confirm(plan))) throw new AbortedError('cancelled at the prompt; nothing was sent');
   }
@@ -172,7 +175,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
   if (input.dryRun) {
     mailer = { send: () => Promise.reject(new Error('dry run: nothing is sent')), close: async () => {} };
   } else {
-    const doc = await deps.store.begin({ id, definition, owner: deps.owner, now: deps.clock.now(), leaseMs, audienceCount: audience, takeOverFrom, redefine });
+    const doc = await deps.store.begin({ id, definition, owner: deps.owner, now: deps.clock.now(), leaseMs, takeOverFrom, redefine });
     if (!doc) throw new LockHeldError(`broadcast ${id}`, 'another run (it started at the same moment)', deps.clock.now(), new Date(deps.clock.now().getTime() + leaseMs));
     after = redefine ? undefined : (doc.lowWatermark ?? undefined);
     mailer = await deps.openMailer();
@@ -193,7 +196,13 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
     })();
   }
 
-  deps.progress?.start?.({ total: audience, label: id, done });
+  const counted = await Promise.race([counting.catch(() => undefined), Promise.resolve(undefined)]);
+  deps.progress?.start?.({ total: counted, label: id, done });
+  const audienceStored = counting.then(async (n) => {
+    if (counted === undefined) deps.progress?.setTotal?.(n);
+    if (!input.dryRun) await deps.store.setAudience(id, deps.owner.id, n);
+  });
+  audienceStored.catch(() => {});
   let latest: unknown = after;
   let lastWrite = 0;
   try {
@@ -236,6 +245,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
     if (!input.dryRun) {
       stopHeartbeat.abort();
       await heartbeat;
+      await audienceStored.catch(() => {}); // written before finish() gives the lease up
       await deps.store.finish(id, deps.owner.id, {
         status,
         finishedAt: result.finishedAt,
@@ -249,7 +259,8 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
       id,
       mode: input.dryRun ? 'dry-run' : 'send',
       status: input.dryRun ? 'dry-run' : status,
-      audience,
+      // A count that failed (the stream did not) leaves the users this run saw as the best figure.
+      audience: await counting.catch(() => result.counts.seen),
       resumed: Boolean(existing),
       counts: result.counts,
       concurrency: result.finalConcurrency,

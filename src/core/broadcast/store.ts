@@ -51,7 +51,8 @@ export interface BeginInput {
   owner: RunOwner;
   now: Date;
   leaseMs: number;
-  audienceCount: number;
+  /** Audience size, when already counted (otherwise set later with setAudience). */
+  audienceCount?: number;
   /** Lease holder id we found and decided to take over (expired or dead), or null when free. */
   takeOverFrom: string | null;
   /** Replace the stored definition and restart the watermark (`--force`). */
@@ -67,6 +68,8 @@ export interface BroadcastStore {
   begin(input: BeginInput): Promise<BroadcastDoc | null>;
   /** Extends the lease; false when it is no longer ours. */
   heartbeat(id: string, owner: string, expiresAt: Date): Promise<boolean>;
+  /** Stores the audience size counted during the run (only while we hold the lease). */
+  setAudience(id: string, owner: string, audienceCount: number): Promise<void>;
   /** Stores the low watermark (only while we hold the lease). */
   checkpoint(id: string, owner: string, lowWatermark: unknown): Promise<void>;
   /** Records the end of a run and releases the lease. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runBroadcast, type BroadcastDeps, type BroadcastInput } from '../../../../src/core/broadcast.js';
 import type { BroadcastDoc, BroadcastStore } from '../../../../src/core/broadcast.js';
 import { AbortedError, LockHeldError, UsageError } from '../../../../src/core/errors.js';
@@ -31,6 +31,10 @@ function memoryStore(): BroadcastStore & { docs: Map<string, BroadcastDoc> } {
       if (d?.lease?.id !== owner) return false;
       d.lease.expiresAt = expiresAt;
       return true;
+    },
+    async setAudience(id, owner, n) {
+      const d = docs.get(id);
+      if (d && d.lease?.id === owner) d.audienceCount = n;
     },
     async checkpoint(id, owner, lw) {
       const d = docs.get(id);
@@ -87,6 +91,22 @@ describe('runBroadcast', () => {
     expect(again.id).toBe(r.id);
     expect(again.counts.sent).toBe(0);
     expect((d.users as ReturnType<typeof users>).afters).toEqual([undefined, 50]);
+  });
+
+  it('starts sending before the audience is counted, then stores the count and gives the progress its total', async () => {
+    let finishCount: (n: number) => void = () => {};
+    const slow = { ...users(people), count: () => new Promise<number>((r) => (finishCount = r)) };
+    const totals: Array<number | undefined> = [];
+    const progress = { start: (i: { total: number | undefined }) => totals.push(i.total), setTotal: (n: number) => totals.push(n), update: () => {} };
+    const { d, mailer, store } = deps({ users: slow, progress });
+    const running = runBroadcast(d, { ...input, id: 'early' });
+    await vi.waitFor(() => expect(mailer.sent.length).toBeGreaterThan(0));
+    expect(store.docs.get('early')?.audienceCount).toBeUndefined();
+    finishCount(50);
+    const r = await running;
+    expect(r).toMatchObject({ status: 'completed', audience: 50 });
+    expect(totals).toEqual([undefined, 50]);
+    expect(store.docs.get('early')).toMatchObject({ audienceCount: 50, lease: null });
   });
 
   it('refuses an --id reused with another message unless force, which rescans from the start', async () => {
