@@ -3,7 +3,7 @@
 // smtp-sink, the same users and the same ~2 KB message, each as a child process measured the same
 // way (wall time, peak RSS, CPU seconds). Writes bench/results.json and bench/scale.svg.
 //
-//   npm run bench                 full run (40-50 minutes: 20k users per peer, scale 10k / 100k / 1M)
+//   npm run bench                 full run (about 10 minutes: 20k users per peer, scale 10k / 100k / 1M)
 //   npm run bench -- --quick      smaller sizes, under 5 minutes, same file
 //   options: --users N (throughput run), --reps N (runs per peer, best kept), --sizes 10000,100000,1000000,
 //            --schedule-large N, --budget-minutes M, --out PATH (default bench/results.json; scale.svg beside it)
@@ -310,6 +310,7 @@ async function main() {
     await client.db(name).dropDatabase();
   }
 
+  results.ratios = ratios(results.throughput, results.scale);
   results.targets = targets(results);
   results.totalSeconds = round(elapsedS(), 1);
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
