@@ -20,25 +20,15 @@ import { COLLECTIONS } from './client.js';
 import { slices } from './bulk.js';
 import { summarizeScope } from './ledger-summary.js';
 
-/** One document of `mailcron_claims`. */
-export interface ClaimDoc extends Document {
-  _id: string;
-  scope: string;
-  userId: unknown;
-  email?: string;
-  slot?: Date;
-  messageId?: string;
-  data?: Record<string, unknown>;
-  claimedBy: string;
-  claimedAt: Date;
-  /** Takeovers and retries so far; the record written after the send carries the same number. */
-  gen: number;
-  /** Taken over from a run that died with it in flight. */
-  uncertain?: boolean;
-}
+/**
+ * One document of `mailcron_claims`: what a claim request carries, who holds it, and `gen`, the
+ * takeovers and retries so far (the record written after the send carries the same number).
+ */
+export type ClaimDoc = Document &
+  Pick<DeliveryRecord, '_id' | 'scope' | 'userId' | 'email' | 'slot' | 'messageId' | 'data' | 'claimedBy' | 'claimedAt' | 'uncertain'> & { gen: number };
 
 type Rec = DeliveryRecord & Document;
-type Final = Pick<Rec, '_id' | 'status' | 'transient' | 'gen' | 'claimedBy'>;
+type Final = Pick<Rec, '_id' | 'status' | 'transient' | 'gen' | 'claimedBy' | 'attempts'>;
 
 export interface LedgerCollections {
   claims?: string;
@@ -111,7 +101,7 @@ export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger
   // claim back. Bounded by what the pipeline has in flight (a claim chunk plus the send queue).
   const held = new Map<string, ClaimDoc>();
 
-  const finalOf = (key: string) => deliveries.findOne({ _id: key }, { projection: { status: 1, transient: 1, gen: 1, claimedBy: 1 } }) as Promise<Final | null>;
+  const finalOf = (key: string) => deliveries.findOne({ _id: key }, { projection: { status: 1, transient: 1, gen: 1, claimedBy: 1, attempts: 1 } }) as Promise<Final | null>;
 
   const claim = async (requests: ClaimRequest[], owner: string, now: Date): Promise<ClaimResult[]> => {
     if (requests.length === 0) return [];
@@ -138,7 +128,7 @@ export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger
         results[i] = rec ? decideFinal(rec) : (await claim([requests[i]!], owner, now))[0]!;
         continue;
       }
-      const attempts = (rec as { attempts?: number } | null)?.attempts ?? 0;
+      const attempts = rec?.attempts ?? 0;
       if (inFlight(c, rec)) {
         if (c.claimedBy === owner) {
           results[i] = { key, outcome: 'busy', owner };
@@ -162,12 +152,10 @@ export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger
     return results;
   };
 
-  function decideFinal(rec: Final & { attempts?: number }): ClaimResult {
+  function decideFinal(rec: Final): ClaimResult {
     if (rec.status === 'failed' && rec.transient) return { key: rec._id, outcome: 'retry', attempts: rec.attempts ?? 0 };
     return { key: rec._id, outcome: 'done', status: rec.status as Exclude<Rec['status'], 'claimed'> };
   }
-
-  const claimOf = async (key: string): Promise<ClaimDoc | null> => held.get(key) ?? (await claims.findOne({ _id: key }));
 
   return {
     claim,
@@ -179,7 +167,7 @@ export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger
       const missing = outcomes.filter((o) => !held.has(o.key)).map((o) => o.key);
       // Outcomes for claims made by another ledger object (rare): read those claims back, in parallel
       // within one recorder batch.
-      const fetched = new Map((await Promise.all(missing.map(async (k) => [k, await claimOf(k)] as const))).filter(([, c]) => c));
+      const fetched = new Map((await Promise.all(missing.map(async (k) => [k, await claims.findOne({ _id: k })] as const))).filter(([, c]) => c));
       for (const o of outcomes) {
         const c = held.get(o.key) ?? fetched.get(o.key);
         held.delete(o.key);

@@ -32,6 +32,7 @@ describe('mongo ledger', () => {
     const again = await l.claim([...r, ...reqs('a', 1, 5)], 'run2', now);
     expect(again.map((x) => x.outcome)).toEqual(['done', 'retry', 'done', 'done', 'uncertain', 'new']);
     expect(again[4]).toMatchObject({ previousOwner: 'run1' });
+    expect(again[1]).toMatchObject({ outcome: 'retry', attempts: 5 });
     expect((await l.claim([r[4]!], 'run2', now))[0]!.outcome).toBe('busy');
     // The retry's claim is newer than its record: in flight again, counted as claimed, not retryable.
     expect(await t.db.collection('mailcron_claims').findOne({ _id: r[1]!.key as never })).toMatchObject({ claimedBy: 'run2', gen: 1 });
