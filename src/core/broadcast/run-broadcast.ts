@@ -135,7 +135,8 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
   const scope = broadcastScope(id);
   // Counted while the run gets going (on a server without a usable index the count is a pass over
   // the users, as long as the first batch takes): only a confirmation prompt waits for it.
-  const counting = deps.users.count();
+  let audience: number | undefined;
+  const counting = deps.users.count().then((n) => (audience = n));
   counting.catch(() => {}); // awaited below
   if (input.testTo !== undefined) return sendTest(deps, input, id, await counting);
 
@@ -196,10 +197,10 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
     })();
   }
 
-  const counted = await Promise.race([counting.catch(() => undefined), Promise.resolve(undefined)]);
-  deps.progress?.start?.({ total: counted, label: id, done });
+  const totalAtStart = audience; // known here only when a prompt waited for it
+  deps.progress?.start?.({ total: totalAtStart, label: id, done });
   const audienceStored = counting.then(async (n) => {
-    if (counted === undefined) deps.progress?.setTotal?.(n);
+    if (totalAtStart === undefined) deps.progress?.setTotal?.(n);
     if (!input.dryRun) await deps.store.setAudience(id, deps.owner.id, n);
   });
   audienceStored.catch(() => {});
