@@ -44,13 +44,26 @@ describe('createUserSource (MongoDB)', () => {
     const client = new MongoClient(t.uri, { monitorCommands: true });
     const open = new Set<unknown>();
     let finds = 0;
+    // The source reads ahead, so a getMore may be under way when the test kills the cursor; the
+    // server may finish it and keep the cursor. Killing only between commands makes each kill
+    // end its cursor for sure.
+    let inFlight = 0;
     client.on('commandStarted', (e) => {
+      inFlight++;
       if (e.commandName === 'find') finds++;
     });
     client.on('commandSucceeded', (e) => {
+      inFlight--;
       const id: unknown = (e.reply as Document)?.cursor?.id;
       if (id !== undefined && String(id) !== '0') open.add(id);
     });
+    client.on('commandFailed', () => inFlight--);
+    const idle = async () => {
+      // A first pause lets a getMore asked for just before the batch was handed over start.
+      do await new Promise((r) => setTimeout(r, 5));
+      while (inFlight > 0);
+    };
+    const killedIds = new Set<string>();
     await client.connect();
     try {
       const source = createUserSource(client.db(t.name).collection('users'), {}, { retryDelayMs: 10 });
@@ -59,12 +72,15 @@ describe('createUserSource (MongoDB)', () => {
       for await (const batch of source.batches({ batchSize: 100 })) {
         seen.push(...batch.map((u) => u._id as number));
         if (seen.length === 300 || seen.length === 700) {
+          await idle();
           const res = await t.db.command({ killCursors: 'users', cursors: [...open].map((id) => Long.fromString(String(id))) });
           killed += (res.cursorsKilled as unknown[]).length;
+          for (const id of res.cursorsKilled as unknown[]) killedIds.add(String(id));
           open.clear();
         }
       }
       expect(killed).toBe(2);
+      expect(killedIds.size).toBe(2); // two different cursors: the re-query opened a new one
       expect(finds).toBe(3); // the first query and one re-query per killed cursor
       expect(seen).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     } finally {
