@@ -1,6 +1,7 @@
 // The SMTP mailer against a real SMTP server over TCP: pooling, error codes, recovery, AUTH.
 import { simpleParser } from 'mailparser';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMailer } from '../../../src/adapters/mail/index.js';
 import { parseTransport, type TransportConfig } from '../../../src/core/config.js';
 import { classifySmtpError } from '../../../src/core/errors.js';
@@ -88,6 +89,25 @@ describe('SMTP mailer', () => {
     expect(m.headers['list-unsubscribe']).toBe('<https://x.test/u?id=u7>');
     const parsed = await simpleParser(m.raw);
     expect(parsed.html).toBe('<p>Hi User 7</p>');
+  });
+
+  it('writes each message in two socket writes (envelope, then body and "."), lines starting with a dot intact', async () => {
+    const { smtp, mailer } = await start({}, undefined, 1);
+    await mailer.send(message('warm@example.com')); // connect, EHLO
+    // Every socket write reaches the kernel through _write (one chunk) or _writev (several).
+    const single = vi.spyOn(Socket.prototype, '_write');
+    const many = vi.spyOn(Socket.prototype, '_writev');
+    try {
+      for (let i = 0; i < 10; i++) await mailer.send({ ...message(`u${i}@example.com`, i), text: `.dot line ${i}\n..two dots\nend` });
+      // The test server lives in this process too: count the client's side only.
+      const client = (ctx: unknown) => (ctx as Socket).remotePort === smtp.port;
+      expect(single.mock.contexts.filter(client).length + many.mock.contexts.filter(client).length).toBe(20);
+    } finally {
+      single.mockRestore();
+      many.mockRestore();
+    }
+    const parsed = await simpleParser(smtp.messages.find((m) => m.to[0] === 'u3@example.com')!.raw);
+    expect(parsed.text?.trim()).toBe('.dot line 3\n..two dots\nend');
   });
 
   it('surfaces 550, 451 and 421 with their responseCode, and keeps sending afterwards', async () => {
