@@ -24,6 +24,7 @@ interface BroadcastOptions {
   yes?: boolean;
   uncertain: 'resend' | 'skip';
   batchSize: number;
+  count?: boolean;
   unsubscribeUrl?: string;
   unsubscribeMailto?: string;
 }
@@ -50,6 +51,7 @@ export function register(program: Command): void {
         .choices(['resend', 'skip'])
         .default('resend'),
     )
+    .option('--count', 'count the audience up front for the progress total and ETA (default on a terminal; unattended first runs record what they streamed)')
     .option('--batch-size <n>', 'users read per query (default 500)', wholeNumber('--batch-size', 1, 10_000), 500)
     .option('--unsubscribe-url <template>', 'List-Unsubscribe URL (with One-Click POST), e.g. https://x/unsub?u={{_id}}')
     .option('--unsubscribe-mailto <address>', 'List-Unsubscribe mailto, e.g. unsub@example.com')
@@ -172,6 +174,8 @@ async function broadcastCommand(ctx: CommandContext, opts: BroadcastOptions): Pr
         ...deliveryTuning(config, opts),
         ...(opts.testTo !== undefined ? { testTo: opts.testTo } : {}),
         batchSize: opts.batchSize,
+        // The count is a second pass over the users: worth it when someone watches the bar.
+        count: Boolean(opts.count) || io.stderrIsTTY,
       },
     );
     const { error, ...summary } = result;
@@ -202,7 +206,7 @@ function formatSummary(r: import('../../core/broadcast.js').BroadcastResult, io:
     `${c.alreadyDone} already done`,
     `${c.uncertain} uncertain${c.uncertain ? ` (${c.uncertainResent} resent)` : ''}`,
     `${c.retried} retries`,
-    `audience ${r.audience}`,
+    `audience ${r.audience ?? 'not counted'}`,
     `${secs}s${r.mode === 'send' ? `, ${r.rate.toFixed(1)}/s` : ''}`,
   ];
   const text = parts.join(', ');

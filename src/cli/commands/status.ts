@@ -23,7 +23,8 @@ export function register(program: Command): void {
       `
 Counts come from the delivery ledger. "uncertain": left in flight by a run that crashed (a rerun
 resends them, or skips them with --uncertain skip); "retryable": transient failures a rerun
-retries; "pending": audience not yet finally handled.
+retries; "pending": audience not yet finally handled. "audience ?": not counted yet (an unattended
+first run without --count records the users it streamed once it reaches the end).
 
 Examples:
   $ mailcron status

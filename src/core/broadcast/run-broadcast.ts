@@ -48,6 +48,13 @@ export interface BroadcastInput extends DeliveryTuning {
   batchSize?: number;
   /** Lease length, renewed every third of it. Default 60 s. */
   leaseMs?: number;
+  /**
+   * Count the audience while sending starts. Default true. With false, a first run that nobody
+   * watches skips that extra pass over the users (a whole scan where no index serves the
+   * audience query) and records the users it streamed as the audience once it reaches the end.
+   * A prompt, `testTo` or a resumed broadcast count anyway.
+   */
+  count?: boolean;
 }
 
 /** What the operator is asked to confirm. */
@@ -65,7 +72,8 @@ export interface BroadcastResult {
   id: string;
   mode: 'send' | 'dry-run' | 'test';
   status: BroadcastStatus | 'dry-run' | 'test-sent';
-  audience: number;
+  /** Null when not counted (`count: false`) and the run stopped before the end of the audience. */
+  audience: number | null;
   resumed: boolean;
   counts: PipelineCounts;
   stopped?: { reason: StopReason; message: string };
@@ -136,11 +144,18 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
   // Counted while the run gets going (on a server without a usable index the count is a pass over
   // the users, as long as the first batch takes): only a confirmation prompt waits for it.
   let audience: number | undefined;
-  const counting = deps.users.count().then((n) => (audience = n));
-  counting.catch(() => {}); // awaited below
-  if (input.testTo !== undefined) return sendTest(deps, input, id, await counting);
+  let counting: Promise<number> | undefined;
+  const startCount = () => {
+    counting = deps.users.count().then((n) => (audience = n));
+    counting.catch(() => {}); // awaited below
+    return counting;
+  };
+  if (input.testTo !== undefined) return sendTest(deps, input, id, await startCount());
+  if (input.count !== false || deps.confirm) startCount();
 
   const existing = await deps.store.get(id);
+  // A resume's `done` and its progress need the whole audience, which this run will not stream.
+  if (existing && !counting) startCount();
   const redefine = existing ? assertSameDefinition(existing, definition, Boolean(input.force)) : false;
   const before = existing ? await deps.ledger.summarize(scope, { times: false }) : undefined;
   const done = before ? before.sent + before.failed + before.skipped + before.missed : 0;
@@ -157,7 +172,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
   }
 
   if (deps.confirm && !input.dryRun) {
-    const plan: BroadcastPlan = { id, audience: await counting, resuming: Boolean(existing), done };
+    const plan: BroadcastPlan = { id, audience: await counting!, resuming: Boolean(existing), done };
     if (existing) plan.previousStatus = existing.status;
     if (!(await deps.confirm(plan))) throw new AbortedError('cancelled at the prompt; nothing was sent');
   }
@@ -199,11 +214,11 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
 
   const totalAtStart = audience; // known here only when a prompt waited for it
   deps.progress?.start?.({ total: totalAtStart, label: id, done });
-  const audienceStored = counting.then(async (n) => {
+  let audienceStored = counting?.then(async (n) => {
     if (totalAtStart === undefined) deps.progress?.setTotal?.(n);
     if (!input.dryRun) await deps.store.setAudience(id, deps.owner.id, n);
   });
-  audienceStored.catch(() => {});
+  audienceStored?.catch(() => {});
   let latest: unknown = after;
   let lastWrite = 0;
   try {
@@ -235,6 +250,9 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
           }),
     });
     let stopped = result.stopped;
+    // Not counted: a run that streamed the audience from its start to its end saw all of it.
+    const streamed = !counting && !stopped && after === undefined ? result.counts.seen : undefined;
+    if (streamed !== undefined && !input.dryRun) audienceStored = deps.store.setAudience(id, deps.owner.id, streamed);
     let error: Error | undefined = stopped?.error;
     let status = endStatus(stopped?.reason, result.counts);
     if (lostLease) {
@@ -246,7 +264,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
     if (!input.dryRun) {
       stopHeartbeat.abort();
       await heartbeat;
-      await audienceStored.catch(() => {}); // written before finish() gives the lease up
+      await audienceStored?.catch(() => {}); // written before finish() gives the lease up
       await deps.store.finish(id, deps.owner.id, {
         status,
         finishedAt: result.finishedAt,
@@ -261,7 +279,7 @@ export async function runBroadcast(deps: BroadcastDeps, input: BroadcastInput): 
       mode: input.dryRun ? 'dry-run' : 'send',
       status: input.dryRun ? 'dry-run' : status,
       // A count that failed (the stream did not) leaves the users this run saw as the best figure.
-      audience: await counting.catch(() => result.counts.seen),
+      audience: counting ? await counting.catch(() => result.counts.seen) : (streamed ?? null),
       resumed: Boolean(existing),
       counts: result.counts,
       concurrency: result.finalConcurrency,

@@ -109,6 +109,41 @@ describe('runBroadcast', () => {
     expect(store.docs.get('early')).toMatchObject({ audienceCount: 50, lease: null });
   });
 
+  it('with count: false, a first run never counts and records the users it streamed as the audience', async () => {
+    const counted = vi.fn(async () => 50);
+    const { d, store } = deps({ users: { ...users(people), count: counted } });
+    const r = await runBroadcast(d, { ...input, id: 'cron', count: false });
+    expect(counted).not.toHaveBeenCalled();
+    expect(r).toMatchObject({ status: 'completed', audience: 50, counts: { seen: 50 } });
+    expect(store.docs.get('cron')?.audienceCount).toBe(50);
+  });
+
+  it('with count: false, a run stopped before the end leaves the audience unknown, and its resume counts', async () => {
+    const counted = vi.fn(async () => 50);
+    const src = { ...users(people), count: counted };
+    // A fatal SMTP failure (bad credentials) at the 20th user stops the run.
+    const { d, store } = deps({ users: src });
+    let n = 0;
+    const failing = fakeMailer(() => (++n === 20 ? { responseCode: 535, code: 'EAUTH', message: 'auth failed' } : 'ok'));
+    const r = await runBroadcast({ ...d, openMailer: async () => failing }, { ...input, id: 'cron', count: false });
+    expect(r.stopped?.reason).toBe('fatal');
+    expect(r.audience).toBeNull();
+    expect(counted).not.toHaveBeenCalled();
+    expect(store.docs.get('cron')?.audienceCount).toBeUndefined();
+    const again = await runBroadcast({ ...d, owner: { id: 'run-2' } }, { ...input, id: 'cron', count: false });
+    expect(counted).toHaveBeenCalledTimes(1);
+    expect(again).toMatchObject({ status: 'completed', audience: 50 });
+    expect(store.docs.get('cron')?.audienceCount).toBe(50);
+  });
+
+  it('with count: false, a confirmation prompt still counts', async () => {
+    const counted = vi.fn(async () => 50);
+    const { d } = deps({ users: { ...users(people), count: counted }, confirm: async (plan) => plan.audience === 50 });
+    const r = await runBroadcast(d, { ...input, count: false });
+    expect(counted).toHaveBeenCalledTimes(1);
+    expect(r).toMatchObject({ status: 'completed', audience: 50 });
+  });
+
   it('refuses an --id reused with another message unless force, which rescans from the start', async () => {
     const { d } = deps();
     await runBroadcast(d, { ...input, id: 'news' });
