@@ -54,11 +54,21 @@ export function createRecorder(o: RecorderOptions): Recorder {
     }
   };
 
+  // A flush chained behind the current write and not started yet: later calls join it, since it
+  // takes the buffer as it is when it starts.
+  let queued: Promise<void> | undefined;
   const flush = (): Promise<void> => {
-    writing = writing.then(async () => {
+    if (queued) return queued;
+    queued = writing = writing.then(async () => {
+      queued = undefined;
       if (failure) throw failure;
-      while (buffer.length > 0) {
-        const batch = buffer.slice(0, maxBatch);
+      // What is buffered now, not what arrives while it is written: looping until the buffer is
+      // empty turned one flush into a stream of tiny writes (dozens per second at full speed),
+      // each its own transaction on the server. Later outcomes wait for the next trigger.
+      let left = buffer.length;
+      while (left > 0) {
+        const batch = buffer.slice(0, Math.min(maxBatch, left));
+        left -= batch.length;
         buffer = buffer.slice(batch.length);
         try {
           await write(batch);

@@ -13,6 +13,7 @@ import type { OutgoingMessage } from '../ports.js';
 import { createRateLimiter } from '../rate-limit.js';
 import { backoffDelay, retryPolicy } from '../retry.js';
 import { createAdaptiveConcurrency } from './adaptive-concurrency.js';
+import { createClaimWindow } from './claim-window.js';
 import { dryRunChunk } from './dry-run.js';
 import type { DeliveryTask, PipelineCounts, RunDeliveriesOptions, RunResult, StopReason } from './types.js';
 import { Watermark, type WatermarkEntry } from './watermark.js';
@@ -50,9 +51,14 @@ function isConnectionError(err: unknown): boolean {
 export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult> {
   const startedAt = o.clock.now();
   const maxConcurrency = Math.max(1, o.concurrency ?? 15);
-  const claimChunk = Math.max(1, o.claimChunk ?? Math.max(50, 4 * maxConcurrency));
+  const claims = createClaimWindow({
+    min: o.claimChunk ?? Math.max(50, 4 * maxConcurrency),
+    max: o.claimChunk ?? 16 * maxConcurrency,
+    clock: o.clock,
+  });
   const policy = retryPolicy(o.retry);
-  const maxBacklog = Math.max(100, 2 * claimChunk);
+  // Sent but not yet recorded is what a hard crash makes uncertain: at most about two chunks.
+  const maxBacklog = () => Math.max(100, 2 * claims.size);
   const random = o.random ?? Math.random;
   const counts = zeroCounts();
   const progress = () => o.progress?.update({ ...counts });
@@ -115,6 +121,7 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
 
   const record = (job: Job, outcome: DeliveryOutcome) => {
     recorder.add(outcome);
+    claims.done(1);
     progress();
   };
   const release = (job: Job) => {
@@ -226,7 +233,7 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
     // their backoff included, or a dead server would let the feeder claim the whole audience —
     // and no sending far ahead of the ledger (sent but unrecorded is what a crash makes uncertain).
     while (!stopped && queue.size + retrying.size >= Math.max(2, queue.concurrency * 2)) await changed;
-    if (recorder.backlog >= maxBacklog) await recorder.flush().catch(() => {});
+    if (recorder.backlog >= maxBacklog()) await recorder.flush().catch(() => {});
     void queue.add(() => attempt(job).finally(notify));
   };
 
@@ -288,8 +295,9 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
 
   async function* chunks(): AsyncGenerator<DeliveryTask[]> {
     for await (const batch of o.tasks) {
-      for (let i = 0; i < batch.length; i += claimChunk) {
-        const chunk = batch.slice(i, i + claimChunk);
+      let i = 0;
+      for (const n of claims.slices(batch.length)) {
+        const chunk = batch.slice(i, (i += n));
         counts.seen += chunk.length;
         yield chunk;
       }

@@ -74,7 +74,10 @@ export interface RunDeliveriesOptions extends DeliveryTuning {
   progress?: ProgressSink;
   /** Called (awaited, in order) when the low watermark advances. */
   onCheckpoint?: (position: unknown) => Promise<void> | void;
-  /** Keys claimed per ledger round trip. Default max(50, 4 × concurrency). */
+  /**
+   * Keys claimed per ledger round trip, fixed. Default: about 100 ms of sending at the recent
+   * rate, between max(50, 4 × concurrency) and 16 × concurrency.
+   */
   claimChunk?: number;
   /** Ledger flush interval. Default 250 ms. */
   flushMs?: number;

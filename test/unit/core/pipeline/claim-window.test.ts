@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { createClaimWindow } from '../../../../src/core/pipeline/claim-window.js';
+import type { Clock } from '../../../../src/core/ports.js';
+
+function manualClock() {
+  let t = 0;
+  const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
+  return { clock, advance: (ms: number) => (t += ms) };
+}
+
+describe('createClaimWindow', () => {
+  it('starts at min, grows to about 100 ms of sending at the measured rate, and stops at max', () => {
+    const { clock, advance } = manualClock();
+    const w = createClaimWindow({ min: 60, max: 240, clock });
+    expect(w.size).toBe(60);
+    // 1,500 deliveries a second: 150 per 100 ms.
+    advance(200);
+    w.done(300);
+    w.slices(500);
+    expect(w.size).toBe(150);
+    // 10,000 a second: capped.
+    advance(100);
+    w.done(1000);
+    w.slices(500);
+    expect(w.size).toBe(240);
+  });
+
+  it('stays at min under a slow relay or a rate cap', () => {
+    const { clock, advance } = manualClock();
+    const w = createClaimWindow({ min: 60, max: 240, clock });
+    for (let i = 0; i < 5; i++) {
+      advance(1000);
+      w.done(20); // 20/s
+      w.slices(500);
+    }
+    expect(w.size).toBe(60);
+  });
+
+  it('ignores intervals too short to measure (a clock that does not move)', () => {
+    const { clock } = manualClock();
+    const w = createClaimWindow({ min: 60, max: 240, clock });
+    w.done(10_000);
+    w.slices(500);
+    expect(w.size).toBe(60);
+  });
+
+  it('cuts a batch into near-equal slices with no small remainder', () => {
+    const { clock, advance } = manualClock();
+    const w = createClaimWindow({ min: 60, max: 240, clock });
+    expect(w.slices(500)).toEqual([63, 63, 63, 63, 62, 62, 62, 62]);
+    advance(100);
+    w.done(5000);
+    expect(w.slices(500)).toEqual([250, 250]);
+    expect(w.slices(7)).toEqual([7]);
+    expect(w.slices(0)).toEqual([]);
+    expect(w.slices(500).reduce((a, b) => a + b, 0)).toBe(500);
+  });
+
+  it('a fixed size (min = max) keeps every slice near it', () => {
+    const { clock } = manualClock();
+    const w = createClaimWindow({ min: 7, max: 7, clock });
+    expect(w.slices(50).every((n) => n >= 6 && n <= 8)).toBe(true);
+    expect(w.slices(50).reduce((a, b) => a + b, 0)).toBe(50);
+  });
+});
