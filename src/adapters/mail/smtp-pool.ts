@@ -3,8 +3,8 @@
 // ~4,000 pre-built messages/s where bare SMTPConnections over the same 15 sockets carried ~10,000.
 // Connections open lazily up to `size`, stay open for the run, and are replaced when the server
 // closes one (421, idle timeout, network error) — a failure never poisons the pool.
-import { Socket } from 'node:net';
 import SMTPConnection, { type SMTPConnectionOptions, type SMTPConnectionSendInfo } from 'nodemailer/lib/smtp-connection';
+import { smtpMessage } from './smtp-data.js';
 
 export interface SmtpPoolOptions {
   /** Maximum open connections (= concurrent sends). */
@@ -60,32 +60,10 @@ export function openConnection(options: SMTPConnectionOptions, auth?: { user: st
   });
 }
 
-/**
- * The message for `conn.send()`, arranged so its body and the closing "." leave in one socket
- * write. nodemailer's DATA stream pushes them as two chunks, and over loopback every write is a
- * syscall that also runs the receiver's side of TCP: writes were a third of a broadcast's CPU.
- * nodemailer pipes a message that has `pipe()` into its DATA stream once the server said 354;
- * the socket is corked until both chunks are queued. When the connection's socket is not where
- * this nodemailer version keeps it, the plain string goes, as before.
- */
-export function singleWriteBody(conn: SMTPConnection, raw: string): string | { pipe(dest: NodeJS.WritableStream): NodeJS.WritableStream } {
-  const socket = (conn as unknown as { _socket?: unknown })._socket;
-  if (!(socket instanceof Socket)) return raw;
-  return {
-    pipe(dest) {
-      socket.cork();
-      // The DATA stream writes the "." from its flush, a few ticks after end(): after those ticks.
-      setImmediate(() => socket.uncork());
-      dest.end(raw);
-      return dest;
-    },
-  };
-}
-
 function sendOn(conn: SMTPConnection, envelope: SmtpEnvelope, raw: string): Promise<SMTPConnectionSendInfo> {
   return new Promise((resolve, reject) => {
     // nodemailer takes a string or anything with pipe() (its types say string | Readable).
-    conn.send(envelope, singleWriteBody(conn, raw) as string, (err, info) => (err ? reject(err) : resolve(info!)));
+    conn.send(envelope, smtpMessage(raw) as unknown as string, (err, info) => (err ? reject(err) : resolve(info!)));
   });
 }
 
