@@ -42,7 +42,7 @@ const { values: flags } = parseArgs({
 
 const plan = flags.quick
   ? { users: 6000, reps: 2, sizes: [1000, 5000, 20000], scheduleDue: 1000, scheduleLarge: 20000, budgetS: 270, coldRuns: 7 }
-  : { users: 20000, reps: 1, sizes: [10000, 100000, 1000000], scheduleDue: 1000, scheduleLarge: 1000000, budgetS: 50 * 60, coldRuns: 15 };
+  : { users: 20000, reps: 2, sizes: [10000, 100000, 1000000], scheduleDue: 1000, scheduleLarge: 1000000, budgetS: 50 * 60, coldRuns: 15 };
 if (flags.users) plan.users = Number(flags.users);
 if (flags.reps) plan.reps = Number(flags.reps);
 if (flags.sizes) plan.sizes = flags.sizes.split(',').map(Number);
