@@ -46,7 +46,8 @@ function isConnectionError(err: unknown): boolean {
 
 /**
  * Runs deliveries to completion or until stopped. Bounded: at most one claim chunk ahead, a queue
- * of about 2 × concurrency waiting tasks, and one recorder buffer. See RunDeliveriesOptions for defaults.
+ * of max(2 × concurrency, half a chunk) waiting tasks, and one recorder buffer of about two chunks.
+ * See RunDeliveriesOptions for defaults.
  */
 export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult> {
   const startedAt = o.clock.now();
@@ -229,10 +230,13 @@ export async function runDeliveries(o: RunDeliveriesOptions): Promise<RunResult>
   };
 
   const enqueue = async (job: Job) => {
-    // Backpressure: never more than about two rounds of sends waiting in memory — retries in
-    // their backoff included, or a dead server would let the feeder claim the whole audience —
-    // and no sending far ahead of the ledger (sent but unrecorded is what a crash makes uncertain).
-    while (!stopped && queue.size + retrying.size >= Math.max(2, queue.concurrency * 2)) await changed;
+    // Backpressure: never more than about two rounds of sends waiting in memory, or half a claim
+    // chunk when that is more (about 50 ms of sending: at full speed two rounds drain faster than a
+    // ledger round trip, and the queue ran dry) — retries in their backoff included, or a dead
+    // server would let the feeder claim the whole audience — and no sending far ahead of the
+    // ledger (sent but unrecorded is what a crash makes uncertain).
+    const waiting = Math.max(2, queue.concurrency * 2, Math.floor(claims.size / 2));
+    while (!stopped && queue.size + retrying.size >= waiting) await changed;
     if (recorder.backlog >= maxBacklog()) await recorder.flush().catch(() => {});
     void queue.add(() => attempt(job).finally(notify));
   };

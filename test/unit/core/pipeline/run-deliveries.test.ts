@@ -25,6 +25,38 @@ describe('runDeliveries', () => {
     expect(mailer.peak).toBeLessThanOrEqual(15);
   });
 
+  it('claims in chunks sized to the send rate and keeps what is claimed but not sent bounded', async () => {
+    const watch = (concurrency: number, delayMs: number) => {
+      const ledger = createMemoryLedger();
+      const mailer = fakeMailer(() => 'ok', delayMs);
+      const chunks: number[] = [];
+      let claimed = 0;
+      let ahead = 0; // claimed, not yet started
+      const claim = ledger.claim.bind(ledger);
+      ledger.claim = (items, owner, now) => {
+        chunks.push(items.length);
+        claimed += items.length;
+        ahead = Math.max(ahead, claimed - mailer.sent.length - mailer.inFlight);
+        return claim(items, owner, now);
+      };
+      return { ledger, mailer, chunks, concurrency, peak: () => ahead };
+    };
+    // A fast relay: chunks grow from 63 toward 250; at most two chunks and the queue are ahead.
+    const fast = watch(15, 1);
+    const r1 = await runDeliveries(opts({ tasks: batches(3000, 500), ledger: fast.ledger, mailer: fast.mailer, concurrency: 15 }));
+    expect(r1.counts.sent).toBe(3000);
+    expect(fast.chunks[0]).toBeLessThanOrEqual(63);
+    expect(Math.max(...fast.chunks)).toBeGreaterThan(63); // grew (to 250 at ~13 sends/ms; less on a loaded machine)
+    expect(Math.max(...fast.chunks)).toBeLessThanOrEqual(250);
+    expect(fast.peak()).toBeLessThanOrEqual(2 * 250 + 125);
+    // A slow one (about 100 sends a second): chunks stay at the minimum, max(50, 4 × concurrency).
+    const slow = watch(2, 20);
+    const r2 = await runDeliveries(opts({ tasks: batches(200, 100), ledger: slow.ledger, mailer: slow.mailer, concurrency: 2 }));
+    expect(r2.counts.sent).toBe(200);
+    expect(Math.max(...slow.chunks)).toBeLessThanOrEqual(50);
+    expect(slow.peak()).toBeLessThanOrEqual(2 * 50 + 25);
+  });
+
   it('on a rerun skips what is done and retries transient failures', async () => {
     const ledger = createMemoryLedger();
     const first = fakeMailer((to) => (to === 'u3@example.test' ? { responseCode: 451 } : to === 'u4@example.test' ? { responseCode: 550 } : 'ok'));
