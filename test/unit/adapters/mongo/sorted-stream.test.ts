@@ -1,9 +1,10 @@
 // The sorted stream's resume logic against an in-memory collection whose cursors can be made to
 // fail mid-stream, and the reading of explain output (MongoDB shapes and FerretDB v1's).
 import { describe, expect, it } from 'vitest';
-import { BSON, MongoServerError, type Collection, type Document } from 'mongodb';
+import { MongoServerError, type Collection, type Document } from 'mongodb';
 import { planUsesIndexOn, sortedBatches } from '../../../../src/adapters/mongo/sorted-stream.js';
 import type { UserDoc } from '../../../../src/core/ports.js';
+import { fakeRawCursor } from './fake-raw-cursor.js';
 
 // Documents sorted by `k` then `_id`; the test's `after` condition is {after: [k, _id]}.
 const docs = Array.from({ length: 23 }, (_, i) => ({ _id: i, k: Math.floor(i / 5) }));
@@ -19,25 +20,13 @@ function fakeCollection(failAfter: number[]) {
       const after = (filter.$and as Document[] | undefined)?.[1]?.after as [number, number] | undefined;
       const list = docs.filter((d) => !after || key(d) > after[0] * 1000 + after[1]);
       const fail = fails.shift();
-      let n = 0;
-      let buffer: Uint8Array[] = [];
-      return {
-        async hasNext() {
-          if (buffer.length > 0) return true;
-          if (fail !== undefined && n === fail) throw new MongoServerError({ message: 'cursor id 1 not found', code: 43, codeName: 'CursorNotFound' });
-          if (n >= list.length) return false;
-          // Server batches of three documents.
-          buffer = list.slice(n, n + 3).map((d) => BSON.serialize(d));
-          n += buffer.length;
-          return true;
-        },
-        readBufferedDocuments(max: number) {
-          return buffer.splice(0, max);
-        },
-        close: async () => {
-          closed++;
-        },
-      };
+      // Server batches of three documents.
+      return fakeRawCursor(list, {
+        perBatch: 3,
+        ...(fail !== undefined ? { failAt: fail } : {}),
+        error: () => new MongoServerError({ message: 'cursor id 1 not found', code: 43, codeName: 'CursorNotFound' }),
+        onClose: () => closed++,
+      });
     },
   };
   return { coll: coll as unknown as Collection<Document>, queries, closed: () => closed };

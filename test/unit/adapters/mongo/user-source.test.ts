@@ -1,8 +1,9 @@
 // The resume logic of the user source against an in-memory collection whose cursors can be made to
 // fail mid-stream, the way a killed or timed-out server cursor does.
 import { describe, expect, it } from 'vitest';
-import { BSON, MongoServerError, ObjectId, type Collection, type Document } from 'mongodb';
+import { MongoServerError, ObjectId, type Collection, type Document } from 'mongodb';
 import { afterCondition, createUserSource, isResumableReadError } from '../../../../src/adapters/mongo/user-source.js';
+import { fakeRawCursor } from './fake-raw-cursor.js';
 
 interface FakeOptions {
   /** Throw this error after the cursor has produced this many documents (per cursor, in order). */
@@ -27,25 +28,12 @@ function fakeCollection(ids: number[], opts: FakeOptions = {}) {
       const gt = gtOf(query);
       const docs = ids.filter((id) => gt === undefined || id > gt).map((id) => ({ _id: id, email: `u${id}@example.test` }));
       const failure = failures.shift();
-      // A cursor whose server batches hold one document each, handed over as raw BSON (the source
-      // asks for raw: true), failing on the fetch after `failure.after` documents.
-      let n = 0;
-      let buffer: Uint8Array[] = [];
-      return {
-        async hasNext() {
-          if (buffer.length > 0) return true;
-          if (failure && n === failure.after) throw failure.error;
-          if (n >= docs.length) return false;
-          buffer = [BSON.serialize(docs[n++]!)];
-          return true;
-        },
-        readBufferedDocuments(max: number) {
-          return buffer.splice(0, max);
-        },
-        close: async () => {
-          closed++;
-        },
-      };
+      // Server batches of one document each, failing on the fetch after `failure.after` documents.
+      return fakeRawCursor(docs, {
+        perBatch: 1,
+        ...(failure ? { failAt: failure.after, error: () => failure.error } : {}),
+        onClose: () => closed++,
+      });
     },
   };
   return { coll: coll as unknown as Collection<Document>, queries, closed: () => closed };
