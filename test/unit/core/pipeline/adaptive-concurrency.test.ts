@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createAdaptiveConcurrency } from '../../../../src/core/pipeline/adaptive-concurrency.js';
-import type { Clock } from '../../../../src/core/ports.js';
-
-function fakeClock() {
-  let t = 0;
-  const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
-  return { clock, advance: (ms: number) => (t += ms) };
-}
+import { manualClock } from './fakes.js';
 
 describe('adaptive concurrency', () => {
   it('halves on a 421 once per epoch, not once per reply', () => {
-    const { clock } = fakeClock();
+    const { clock } = manualClock();
     const applied: number[] = [];
     const a = createAdaptiveConcurrency({ max: 16, clock, apply: (n) => applied.push(n) });
     const epoch = a.epoch;
@@ -23,14 +17,14 @@ describe('adaptive concurrency', () => {
   });
 
   it('never goes below 1', () => {
-    const { clock } = fakeClock();
+    const { clock } = manualClock();
     const a = createAdaptiveConcurrency({ max: 3, clock, apply: () => {} });
     for (let i = 0; i < 5; i++) a.throttle(a.epoch);
     expect(a.current).toBe(1);
   });
 
   it('steps back up one at a time after a quiet period, up to the maximum', () => {
-    const { clock, advance } = fakeClock();
+    const { clock, advance } = manualClock();
     const a = createAdaptiveConcurrency({ max: 4, clock, apply: () => {}, quietMs: 10_000, stepMs: 2_000 });
     a.throttle(a.epoch);
     expect(a.current).toBe(2);

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createClaimWindow } from '../../../../src/core/pipeline/claim-window.js';
-import type { Clock } from '../../../../src/core/ports.js';
-
-function manualClock() {
-  let t = 0;
-  const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
-  return { clock, advance: (ms: number) => (t += ms) };
-}
+import { manualClock } from './fakes.js';
 
 describe('createClaimWindow', () => {
   it('starts at min, grows to about 100 ms of sending at the measured rate, and stops at max', () => {

@@ -1,6 +1,6 @@
-// In-memory fakes for pipeline tests: a scriptable mailer and task builders.
+// In-memory fakes for pipeline tests: a scriptable mailer, task builders and clocks.
 import { systemClock } from '../../../../src/core/clock.js';
-import type { Mailer, OutgoingMessage, SendReceipt } from '../../../../src/core/ports.js';
+import type { Clock, Mailer, OutgoingMessage, SendReceipt } from '../../../../src/core/ports.js';
 import type { DeliveryTask } from '../../../../src/core/pipeline/types.js';
 
 export type Reply = 'ok' | { responseCode?: number; code?: string; message?: string } | (() => Promise<'ok'>);
@@ -64,4 +64,11 @@ export async function* batches(n: number, size = 100, make: (i: number) => Deliv
 }
 
 export const clock = systemClock;
+
+/** A clock that stands still until the test moves it. */
+export function manualClock() {
+  let t = 0;
+  const clock: Clock = { now: () => new Date(t), sleep: async () => {} };
+  return { clock, advance: (ms: number) => (t += ms) };
+}
 export const fastRetry = { baseMs: 1, maxMs: 4 };
