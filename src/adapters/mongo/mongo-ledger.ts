@@ -121,6 +121,12 @@ export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger
     // Bounded by the claim chunk: the claim and the record of each duplicate, read in parallel.
     const seen = await Promise.all([...dups].map(async (i) => ({ i, c: await claims.findOne({ _id: requests[i]!.key }), rec: await finalOf(requests[i]!.key) })));
     const ops: AnyBulkWriteOperation<ClaimDoc>[] = [];
+    // Takes a claim over for this run (a dead run's, or a transient failure's for its retry): one
+    // more generation, so the record written after the send supersedes the old one.
+    const takeOver = (c: ClaimDoc, set: Pick<ClaimDoc, 'claimedBy' | 'claimedAt' | 'uncertain'>) => {
+      ops.push({ updateOne: { filter: { _id: c._id }, update: { $set: set, $inc: { gen: 1 } } } });
+      held.set(c._id, { ...c, ...set, gen: (c.gen ?? 0) + 1 });
+    };
     for (const { i, c, rec } of seen) {
       const key = requests[i]!.key;
       if (!c) {
@@ -136,16 +142,12 @@ export function createMongoLedger(db: Db, names: LedgerCollections = {}): Ledger
         }
         // Left in flight by a run that died: the caller's exclusive lease makes it ours to decide.
         results[i] = { key, outcome: 'uncertain', attempts, previousOwner: c.claimedBy };
-        ops.push({ updateOne: { filter: { _id: key }, update: { $set: { claimedBy: owner, claimedAt: now, uncertain: true }, $inc: { gen: 1 } } } });
-        held.set(key, { ...c, claimedBy: owner, claimedAt: now, uncertain: true, gen: (c.gen ?? 0) + 1 });
+        takeOver(c, { claimedBy: owner, claimedAt: now, uncertain: true });
         continue;
       }
       const decided = decideFinal(rec!);
       results[i] = decided;
-      if (decided.outcome === 'retry') {
-        ops.push({ updateOne: { filter: { _id: key }, update: { $set: { claimedBy: owner, claimedAt: now }, $inc: { gen: 1 } } } });
-        held.set(key, { ...c, claimedBy: owner, claimedAt: now, gen: (c.gen ?? 0) + 1 });
-      }
+      if (decided.outcome === 'retry') takeOver(c, { claimedBy: owner, claimedAt: now });
     }
     // FerretDB v1.24 cannot answer large update commands: write in slices (see bulk.ts).
     for (const slice of slices(ops)) await claims.bulkWrite(slice, { ordered: false });
