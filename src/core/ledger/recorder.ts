@@ -35,7 +35,7 @@ export function createRecorder(o: RecorderOptions): Recorder {
   const flushMs = o.flushMs ?? 250;
   const maxBatch = o.maxBatch ?? 500;
   const maxAttempts = o.maxAttempts ?? 5;
-  let buffer: DeliveryOutcome[] = [];
+  const buffer: DeliveryOutcome[] = [];
   let writing: Promise<void> = Promise.resolve();
   let failure: unknown;
   let closed = false;
@@ -67,9 +67,8 @@ export function createRecorder(o: RecorderOptions): Recorder {
       // each its own transaction on the server. Later outcomes wait for the next trigger.
       let left = buffer.length;
       while (left > 0) {
-        const batch = buffer.slice(0, Math.min(maxBatch, left));
+        const batch = buffer.splice(0, Math.min(maxBatch, left));
         left -= batch.length;
-        buffer = buffer.slice(batch.length);
         try {
           await write(batch);
         } catch (err) {
