@@ -19,7 +19,8 @@ import { MongoClient } from 'mongodb';
 import { killAll, lastJson, procCpuSeconds, round, runMeasured } from './lib/measure.js';
 import { FROM, SAMPLE_SPEC, userFields, writeMessageFiles } from './lib/message.js';
 import { scaleSvg } from './lib/plot.js';
-import { label, markdown, ratios, targets } from './lib/report.js';
+import { cpuBudget, label, markdown, ratios, targets } from './lib/report.js';
+import { ferretdbCost } from './lib/ferretdb-cost.js';
 import { SCHEDULE_NOW, loadScheduleHash, seedUsers } from './lib/seed.js';
 import { startFerretdb } from '../scripts/ferretdb.js';
 import { postfixToolsMissing, settledCount, startSink } from './lib/services.js';
@@ -189,6 +190,8 @@ async function main() {
     scale: plan.sizes.map((users) => ({ users, secondsPerUser: null, peakRssMB: null })),
     schedule: { smallSeconds: null, largeSeconds: null, ratio: null, due: plan.scheduleDue, smallUsers: plan.scheduleDue, largeUsers: plan.scheduleLarge },
     coldStart: { nodeMs: null, mailcronHelpMs: null, ratio: null },
+    ferretdbCost: null,
+    budget: null,
     seeding: {},
     targets: [],
     notes: [],
@@ -253,6 +256,11 @@ async function main() {
   }
   results.ratios = ratios(results.throughput);
 
+  // FerretDB's own cost of what a broadcast asks of it, from the documents mailcron's runs wrote.
+  await databaseIdle();
+  results.ferretdbCost = await ferretdbCost(client.db('bench_throughput'), db.pid, { users: plan.users });
+  log(`FerretDB cost per user: ${JSON.stringify(results.ferretdbCost)}`);
+
   results.coldStart = existsSync(join(root, 'dist', 'cli', 'main.js')) ? coldStart(plan.coldRuns) : { ...results.coldStart, reason: 'dist/ not built' };
   log(`cold start: node -e 0 ${results.coldStart.nodeMs} ms, mailcron --help ${results.coldStart.mailcronHelpMs} ms`);
 
@@ -302,7 +310,7 @@ async function main() {
     const s = await step(`scale-${label(entry.users)}`, broadcastCommand({ smtpPort: sinkPort, mongodbUri: withDb(db.uri, name), messageArgs, id: `bench-scale-${entry.users}` }), {
       capS: flags.quick ? 30 + entry.users / 200 : Math.max(180, entry.users / 400),
     });
-    Object.assign(entry, { seconds: s.seconds, peakRssMB: s.peakRssMB, cpuSeconds: s.cpuSeconds, dbCpuSeconds: s.dbCpuSeconds, sinkReceived: s.sinkReceived });
+    Object.assign(entry, { seconds: s.seconds, peakRssMB: s.peakRssMB, cpuSeconds: s.cpuSeconds, dbCpuSeconds: s.dbCpuSeconds, sinkCpuSeconds: s.sinkCpuSeconds, sinkReceived: s.sinkReceived });
     if (throughputOf(s, entry.users) == null) {
       entry.reason = s.reason;
       entry.peakRssMB = null; // of a partial run: not comparable
@@ -311,6 +319,7 @@ async function main() {
   }
 
   results.ratios = ratios(results.throughput, results.scale);
+  results.budget = cpuBudget(results);
   results.targets = targets(results);
   results.totalSeconds = round(elapsedS(), 1);
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);

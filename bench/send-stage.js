@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The sending stage alone: render + build MIME + send over mailcron's SMTP mailer (pooled, one
 // connection per concurrent send) to a local sink. Users come from memory, no database.
-// Usage: npm run build && node bench/send-stage.js [--count 20000] [--concurrency 15] [--port N]
+// Usage: npm run build && node bench/send-stage.js [--count 20000] [--concurrency 15] [--port N] [--prebuilt]
+//   --prebuilt: one message rendered and built once, then only sent (mailcron's SMTP pool alone).
 //   Without --port it starts Postfix smtp-sink (/usr/sbin/smtp-sink) on a free port, or a Node
 //   smtp-server sink when Postfix is not installed (or MAILCRON_BENCH_SINK=node). Prints one JSON object.
 import { spawn } from 'node:child_process';
@@ -23,6 +24,7 @@ export async function runSendStage({
   count = 20_000,
   concurrency = 15,
   unsubscribeUrl = 'https://example.com/unsub?u={{_id}}',
+  prebuilt = false,
 }) {
   const users = makeUsers(Math.min(count, 50_000));
   // bench/run.js passes null: the CLI peers send no List-Unsubscribe header, so neither does its send stage.
@@ -35,18 +37,32 @@ export async function runSendStage({
   let sent = 0;
   let failed = 0;
   let firstError;
+  let send = (message) => mailer.send(message);
+  let render = (user, n) => compiled.render(user, makeMessageId(`bench:${n}`, FROM));
+  if (prebuilt) {
+    const { SmtpPool } = await import('../dist/adapters/mail/smtp-pool.js');
+    const { buildMime } = await import('../dist/core/message/index.js');
+    const pool = new SmtpPool({ size: concurrency, connection: { host, port, secure: false, ignoreTLS: true } });
+    const once = render(users[0], 0);
+    const raw = buildMime(once.message);
+    render = () => once;
+    send = () => pool.send({ from: 'news@example.com', to: ['user@example.com'] }, raw);
+    const close = mailer.close;
+    mailer.close = () => Promise.all([close(), pool.close()]);
+  }
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const worker = async () => {
     while (next < count) {
       const n = next++;
       const user = users[n % users.length];
-      const r = compiled.render(user, makeMessageId(`bench:${n}`, FROM));
+      const r = render(user, n);
       if (!r.ok) {
         failed++;
         continue;
       }
       try {
-        await mailer.send(r.message);
+        await send(r.message);
         sent++;
       } catch (err) {
         failed++;
@@ -56,6 +72,7 @@ export async function runSendStage({
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await mailer.close();
   if (firstError && !sent) throw firstError;
   return {
@@ -63,6 +80,7 @@ export async function runSendStage({
     failed,
     seconds: Math.round(seconds * 1000) / 1000,
     perSecond: Math.round(sent / seconds),
+    clientCpuMicrosecondsPerMessage: sent ? Math.round((cpu.user + cpu.system) / sent) : null,
     ...(firstError ? { firstError: String(firstError.message ?? firstError) } : {}),
   };
 }
@@ -124,6 +142,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const count = arg('--count', 20_000);
   const concurrency = arg('--concurrency', 15);
+  const prebuilt = process.argv.includes('--prebuilt');
   let port = arg('--port', undefined);
   let sink;
   if (port === undefined) {
@@ -131,8 +150,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     port = sink.port;
   }
   try {
-    const result = await runSendStage({ port, count, concurrency });
-    console.log(JSON.stringify({ bench: 'send-stage', node: process.version, sink: sink?.kind ?? `port ${port}`, count, concurrency, ...result }, null, 2));
+    const result = await runSendStage({ port, count, concurrency, prebuilt });
+    console.log(JSON.stringify({ bench: prebuilt ? 'send-stage --prebuilt' : 'send-stage', node: process.version, sink: sink?.kind ?? `port ${port}`, count, concurrency, ...result }, null, 2));
   } finally {
     await sink?.stop();
   }

@@ -41,6 +41,8 @@ export interface SmtpBehaviour {
   stallMs?: number;
   /** Accept at most this many concurrent connections; beyond that greet with 421 and close. */
   maxConnections?: number;
+  /** Leave PIPELINING out of the EHLO reply (a server the client must talk to one command at a time). */
+  hidePipelining?: boolean;
   /** Require AUTH PLAIN/LOGIN with these credentials (535 otherwise). */
   auth?: { user: string; pass: string };
 }
@@ -279,6 +281,7 @@ export async function startTestSmtp(behaviour: SmtpBehaviour = {}, options: { po
       allowInsecureAuth: true,
       authOptional: !b.auth,
       authMethods: ['PLAIN', 'LOGIN'],
+      hidePIPELINING: !!b.hidePipelining,
       disableReverseLookup: true,
       logger: false,
       closeTimeout: 1000,

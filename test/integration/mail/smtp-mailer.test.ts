@@ -1,6 +1,7 @@
 // The SMTP mailer against a real SMTP server over TCP: pooling, error codes, recovery, AUTH.
 import { simpleParser } from 'mailparser';
 import { Socket } from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMailer } from '../../../src/adapters/mail/index.js';
 import { parseTransport, type TransportConfig } from '../../../src/core/config.js';
@@ -110,6 +111,61 @@ describe('SMTP mailer', () => {
     expect(parsed.text?.trim()).toBe('.dot line 3\n..two dots\nend');
   });
 
+  it('pipelines: two sends share a connection, each body going out with the next envelope', async () => {
+    const { smtp, mailer } = await start({}, undefined, 2);
+    await mailer.send(message('warm@example.com')); // connect, EHLO
+    const single = vi.spyOn(Socket.prototype, '_write');
+    const many = vi.spyOn(Socket.prototype, '_writev');
+    const viaNodemailer = vi.spyOn(SMTPConnection.prototype, 'send');
+    try {
+      let next = 0;
+      await Promise.all([0, 1].map(async () => {
+        while (next < 20) {
+          const i = next++;
+          await mailer.send({ ...message(`p${i}@example.com`, i), text: `.dot line ${i}` });
+        }
+      }));
+      const client = (ctx: unknown) => (ctx as Socket).remotePort === smtp.port;
+      // One envelope alone, then each body with the envelope after it (a send waiting behind a
+      // body that is still out adds a write now and then): far fewer than 2 per message.
+      expect(single.mock.contexts.filter(client).length + many.mock.contexts.filter(client).length).toBeLessThanOrEqual(26);
+      expect(viaNodemailer).not.toHaveBeenCalled();
+    } finally {
+      single.mockRestore();
+      many.mockRestore();
+      viaNodemailer.mockRestore();
+    }
+    expect(smtp.maxConcurrentConnections()).toBe(1);
+    expect(smtp.countByRecipient().size).toBe(21);
+    expect([...smtp.countByRecipient().values()].every((c) => c === 1)).toBe(true);
+    const parsed = await simpleParser(smtp.messages.find((m) => m.to[0] === 'p7@example.com')!.raw);
+    expect(parsed.text?.trim()).toBe('.dot line 7');
+  });
+
+  it('sends through nodemailer, one send per connection, where the server does not pipeline', async () => {
+    const { smtp, mailer } = await start({ hidePipelining: true, onRcpt: (a) => (a.startsWith('gone') ? { code: 550, message: 'No such user' } : null) }, undefined, 4);
+    const viaNodemailer = vi.spyOn(SMTPConnection.prototype, 'send');
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => mailer.send(message(i === 5 ? 'gone@example.com' : `n${i}@example.com`))));
+      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.responseCode)).toEqual([550]);
+      expect(viaNodemailer).toHaveBeenCalledTimes(12);
+    } finally {
+      viaNodemailer.mockRestore();
+    }
+    expect(smtp.messages).toHaveLength(11);
+    expect(smtp.maxConcurrentConnections()).toBe(4);
+  });
+
+  it('hands a send queued behind a 421 to a new connection, where it is delivered once', async () => {
+    const { smtp, mailer } = await start({ onRcpt: (a) => (a.startsWith('busy') ? { code: 421, message: 'Too busy' } : null) }, undefined, 2);
+    const [busy, ok] = await Promise.allSettled([mailer.send(message('busy@example.com')), mailer.send(message('queued@example.com'))]);
+    expect(busy.status).toBe('rejected');
+    expect((busy as PromiseRejectedResult).reason.responseCode).toBe(421);
+    expect(ok.status).toBe('fulfilled');
+    expect(smtp.messages.map((m) => m.to[0])).toEqual(['queued@example.com']);
+    expect(new Set(smtp.messages.map((m) => m.sessionId)).size).toBe(1);
+  });
+
   it('surfaces 550, 451 and 421 with their responseCode, and keeps sending afterwards', async () => {
     const { smtp, mailer } = await start(
       {
@@ -170,15 +226,16 @@ describe('SMTP mailer', () => {
   });
 
   it('refuses connections over the server limit with a transient 421', async () => {
-    const { smtp, mailer } = await start({ maxConnections: 2 }, undefined, 4);
-    const results = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => mailer.send(message(`c${i}@example.com`))));
+    // 6 concurrent sends take 3 pipelined connections; the server allows 2.
+    const { smtp, mailer } = await start({ maxConnections: 2 }, undefined, 6);
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => mailer.send(message(`c${i}@example.com`))));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(failed.length).toBeGreaterThan(0);
     for (const f of failed) {
       expect(f.reason.responseCode).toBe(421);
       expect(classifySmtpError(f.reason)).toBe('transient');
     }
-    expect(smtp.messages.length).toBe(4 - failed.length);
+    expect(smtp.messages.length).toBe(6 - failed.length);
   });
 
   it('fails queued sends instead of hanging when no connection can be opened', async () => {
