@@ -105,7 +105,12 @@ async function step(name, [cmd, args], { capS }) {
   const sinkCpu0 = procCpuSeconds(sink.pid);
   const received0 = sink.received();
   log(`${name}: ${[cmd.replace(root + '/', ''), ...args].join(' ').replace(/mongodb:\/\/\S+/, 'mongodb://…')}`);
+  // The sink's counter over time: when the first message arrived, and the pace once under way.
+  const t0 = performance.now();
+  const timeline = [];
+  const sampler = setInterval(() => timeline.push([performance.now() - t0, sink.received() - received0]), 20);
   const r = await runMeasured(cmd, args, { timeoutMs, cwd: root, scratchDir: scratch, label: name, env: { NO_COLOR: '1' } });
+  clearInterval(sampler);
   const received = (await settledCount(sink)) - received0;
   const dbCpu = procCpuSeconds(db.pid);
   const sinkCpu = procCpuSeconds(sink.pid);
@@ -117,6 +122,7 @@ async function step(name, [cmd, args], { capS }) {
     dbCpuSeconds: dbCpu0 == null || dbCpu == null ? null : round(dbCpu - dbCpu0, 2),
     sinkCpuSeconds: sinkCpu0 == null || sinkCpu == null ? null : round(sinkCpu - sinkCpu0, 2),
     sinkReceived: received,
+    ...pace(timeline, received),
     summary: json,
   };
   if (!r.ok) {
@@ -127,6 +133,21 @@ async function step(name, [cmd, args], { capS }) {
   }
   log(`${name}: ${r.ok ? 'ok' : out.reason} — ${r.seconds}s, ${received} received, RSS ${r.peakRssMB} MB, CPU ${r.cpuSeconds}s, FerretDB CPU ${out.dbCpuSeconds}s`);
   return out;
+}
+
+/**
+ * From the sink's counter sampled during a step: seconds from spawn to the first message, and
+ * messages/s between the 10% and the 90% mark (start-up and the last stragglers left out).
+ */
+function pace(timeline, total) {
+  const first = timeline.find(([, n]) => n > 0);
+  const at = (share) => timeline.find(([, n]) => n >= share * total);
+  const a = at(0.1);
+  const b = at(0.9);
+  return {
+    firstMessageSeconds: first ? round(first[0] / 1000, 3) : null,
+    steadyMessagesPerSecond: total > 0 && a && b && b[0] > a[0] ? round((b[1] - a[1]) / ((b[0] - a[0]) / 1000), 0) : null,
+  };
 }
 
 /**
@@ -254,7 +275,7 @@ async function main() {
       results.throughput[key] = peers[key].messagesPerSecond;
     }
   }
-  results.ratios = ratios(results.throughput);
+  results.ratios = ratios(results.throughput, [], results.peers);
 
   // FerretDB's own cost of what a broadcast asks of it, from the documents mailcron's runs wrote.
   await databaseIdle();
@@ -310,7 +331,16 @@ async function main() {
     const s = await step(`scale-${label(entry.users)}`, broadcastCommand({ smtpPort: sinkPort, mongodbUri: withDb(db.uri, name), messageArgs, id: `bench-scale-${entry.users}` }), {
       capS: flags.quick ? 30 + entry.users / 200 : Math.max(180, entry.users / 400),
     });
-    Object.assign(entry, { seconds: s.seconds, peakRssMB: s.peakRssMB, cpuSeconds: s.cpuSeconds, dbCpuSeconds: s.dbCpuSeconds, sinkCpuSeconds: s.sinkCpuSeconds, sinkReceived: s.sinkReceived });
+    Object.assign(entry, {
+      seconds: s.seconds,
+      peakRssMB: s.peakRssMB,
+      cpuSeconds: s.cpuSeconds,
+      dbCpuSeconds: s.dbCpuSeconds,
+      sinkCpuSeconds: s.sinkCpuSeconds,
+      sinkReceived: s.sinkReceived,
+      firstMessageSeconds: s.firstMessageSeconds,
+      steadyMessagesPerSecond: s.steadyMessagesPerSecond,
+    });
     if (throughputOf(s, entry.users) == null) {
       entry.reason = s.reason;
       entry.peakRssMB = null; // of a partial run: not comparable
@@ -318,7 +348,7 @@ async function main() {
     await client.db(name).dropDatabase();
   }
 
-  results.ratios = ratios(results.throughput, results.scale);
+  results.ratios = ratios(results.throughput, results.scale, results.peers);
   results.budget = cpuBudget(results);
   results.targets = targets(results);
   results.totalSeconds = round(elapsedS(), 1);
