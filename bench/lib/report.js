@@ -196,7 +196,13 @@ export function markdown(results) {
     if (b.sendStageMicrosecondsPerMessage) out.push(`| send stage | ${cell(b.sendStageMicrosecondsPerMessage.client)} | 0 | ${cell(b.sendStageMicrosecondsPerMessage.sink)} | ${cell(round(b.sendStageMicrosecondsPerMessage.client + b.sendStageMicrosecondsPerMessage.sink, 1))} |`);
     out.push(`| smtp-source (limit) | ${cell(b.limitRunMicrosecondsPerMessage.smtpSource)} | 0 | ${cell(b.limitRunMicrosecondsPerMessage.sink)} | ${cell(round((b.limitRunMicrosecondsPerMessage.smtpSource ?? 0) + (b.limitRunMicrosecondsPerMessage.sink ?? 0), 1))} |`);
     out.push('');
-    if (f) out.push(`FerretDB's share, replayed with mailcron's own documents: sorted read ${f.sortedRead} µs per user, claim insert ${f.claimInsert} µs, record insert ${f.recordInsert} µs, the rest (broadcast and lease writes, checkpoints) ${f.rest} µs.`);
+    if (f) {
+      const first = results.ferretdbCost?.sortedReadFirstBatchSeconds;
+      out.push(
+        `FerretDB's share, replayed with mailcron's own documents: sorted read ${f.sortedRead} µs per user${first != null ? ` (its first batch arrives after ${first} s: FerretDB v1 sorts all ${cell(results.ferretdbCost.usersRead)} users in memory first)` : ''}, ` +
+          `claim insert ${f.claimInsert} µs, record insert ${f.recordInsert} µs, the rest (broadcast and lease writes, checkpoints) ${f.rest} µs.`,
+      );
+    }
     out.push(`On ${b.cores} cores that work allows at most ${cell(b.cpuBoundMessagesPerSecond)} messages/s (${b.cpuBoundVsLimit}× the limit) if the processes overlapped perfectly; the run kept the cores ${Math.round(b.busyShare * 100)}% busy. 0.25× the limit (${cell(b.targetMessagesPerSecond)} messages/s) needs at most ${b.targetMicrosecondsPerMessage} µs per message in all.`);
   }
   const missed = results.targets.filter((g) => g.why);
