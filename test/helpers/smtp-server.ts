@@ -15,6 +15,8 @@ export interface ReceivedMessage {
   /** The Message-ID header as sent, angle brackets included (like nodemailer's `info.messageId`). */
   messageId: string;
   sessionId: string;
+  /** Whether the session was encrypted (STARTTLS or implicit TLS). */
+  secure: boolean;
   receivedAt: number;
 }
 
@@ -41,6 +43,11 @@ export interface SmtpBehaviour {
   stallMs?: number;
   /** Accept at most this many concurrent connections; beyond that greet with 421 and close. */
   maxConnections?: number;
+  /**
+   * TLS with smtp-server's built-in self-signed certificate: `starttls` offers STARTTLS on the
+   * plain port, `implicit` speaks TLS from the first byte (smtps). Fixed when the server starts.
+   */
+  tls?: 'starttls' | 'implicit';
   /** Leave PIPELINING out of the EHLO reply (a server the client must talk to one command at a time). */
   hidePipelining?: boolean;
   /** Require AUTH PLAIN/LOGIN with these credentials (535 otherwise). */
@@ -268,6 +275,7 @@ export async function startTestSmtp(behaviour: SmtpBehaviour = {}, options: { po
         subject: headers['subject'] ?? '',
         messageId: headers['message-id'] ?? '',
         sessionId: session.id,
+        secure: Boolean((session as { secure?: boolean }).secure),
         receivedAt: Date.now(),
       });
       callback(null, `OK queued as ${messages.length}`);
@@ -277,7 +285,8 @@ export async function startTestSmtp(behaviour: SmtpBehaviour = {}, options: { po
   async function listen(): Promise<void> {
     const s = new SMTPServer({
       name: 'mailcron-test',
-      disabledCommands: ['STARTTLS'],
+      disabledCommands: b.tls === 'starttls' ? [] : ['STARTTLS'],
+      secure: b.tls === 'implicit',
       allowInsecureAuth: true,
       authOptional: !b.auth,
       authMethods: ['PLAIN', 'LOGIN'],
@@ -332,7 +341,11 @@ export async function startTestSmtp(behaviour: SmtpBehaviour = {}, options: { po
     },
     host: '127.0.0.1',
     get url() {
-      return `smtp://127.0.0.1:${port}`;
+      return b.tls === 'implicit'
+        ? `smtps://127.0.0.1:${port}?rejectUnauthorized=false`
+        : b.tls === 'starttls'
+          ? `smtp://127.0.0.1:${port}?requireTLS=true&rejectUnauthorized=false`
+          : `smtp://127.0.0.1:${port}`;
     },
     messages,
     rejected,

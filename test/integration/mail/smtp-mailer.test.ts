@@ -142,6 +142,22 @@ describe('SMTP mailer', () => {
     expect(parsed.text?.trim()).toBe('.dot line 7');
   });
 
+  for (const tls of ['starttls', 'implicit'] as const) {
+    it(`pipelines over ${tls === 'starttls' ? 'STARTTLS' : 'implicit TLS (smtps)'}, with AUTH, on the encrypted socket`, async () => {
+      const { smtp, mailer } = await start({ tls, auth: { user: 'mailer', pass: 's3cret' } }, (s) => s.url.replace('//', '//mailer:s3cret@'), 4);
+      const viaNodemailer = vi.spyOn(SMTPConnection.prototype, 'send');
+      try {
+        await Promise.all(Array.from({ length: 12 }, (_, i) => mailer.send(message(`t${i}@example.com`, i))));
+        expect(viaNodemailer).not.toHaveBeenCalled();
+      } finally {
+        viaNodemailer.mockRestore();
+      }
+      expect(smtp.countByRecipient().size).toBe(12);
+      expect(smtp.messages.every((m) => m.secure)).toBe(true);
+      expect(smtp.maxConcurrentConnections()).toBe(2);
+    });
+  }
+
   it('sends through nodemailer, one send per connection, where the server does not pipeline', async () => {
     const { smtp, mailer } = await start({ hidePipelining: true, onRcpt: (a) => (a.startsWith('gone') ? { code: 550, message: 'No such user' } : null) }, undefined, 4);
     const viaNodemailer = vi.spyOn(SMTPConnection.prototype, 'send');
