@@ -7,7 +7,8 @@
 // the server closes one (421, idle timeout, network error) — a failure never poisons the pool.
 import SMTPConnection, { type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import { smtpMessage } from './smtp-data.js';
-import { takeOverSession, UnsentError, type SmtpEnvelope, type SmtpSendInfo } from './smtp-session.js';
+import { UnsentError, type SmtpEnvelope, type SmtpSendInfo } from './smtp-session.js';
+import { takeOverSession } from './smtp-takeover.js';
 
 export type { SmtpEnvelope, SmtpSendInfo } from './smtp-session.js';
 

@@ -1,6 +1,6 @@
 // Mail transactions over a session that nodemailer opened (connect, EHLO, STARTTLS, AUTH — the
 // parts worth a well-kept library). Once the server offers PIPELINING (RFC 2920), mailcron takes
-// the socket over and runs MAIL/RCPT/DATA itself: nodemailer's SMTPConnection costs about 35 µs of
+// the socket over (smtp-takeover.ts) and runs MAIL/RCPT/DATA itself: nodemailer's SMTPConnection costs about 35 µs of
 // CPU per message here (a callback chain, a setImmediate per reply, a stream per body) against
 // about 10 µs for these few lines, and it takes one message at a time, while this session writes
 // the next message's envelope in the same packet as the previous body (RFC 2920 allows message
@@ -8,7 +8,6 @@
 // on each side. Errors have nodemailer's shape (`code`, `responseCode`, `response`, `command`), so
 // classifySmtpError treats both paths alike.
 import type { Socket } from 'node:net';
-import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { dataPayload } from './smtp-data.js';
 
 export interface SmtpEnvelope {
@@ -296,42 +295,4 @@ export class SmtpSession {
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.destroy();
     for (const l of this.endListeners.splice(0)) l();
   }
-}
-
-/** nodemailer's SMTPConnection fields this module relies on (checked before use). */
-interface ConnectionInternals {
-  _socket?: Socket | false;
-  _supportedExtensions?: unknown;
-  _onSocketData?: unknown;
-  _onSocketError?: unknown;
-  _onConnectionSocketError?: unknown;
-  _onSocketClose?: unknown;
-  _onSocketEnd?: unknown;
-  _onSocketTimeout?: unknown;
-}
-
-/**
- * Takes the socket of a ready nodemailer connection (EHLO, STARTTLS and AUTH done) when the
- * server offers PIPELINING. Null when it does not, or when the connection is not laid out as this
- * was written against (then the caller keeps sending through nodemailer).
- */
-export function takeOverSession(conn: SMTPConnection, timeoutMs: number): SmtpSession | null {
-  const c = conn as unknown as ConnectionInternals;
-  const socket = c._socket;
-  const ext = c._supportedExtensions;
-  if (!socket || socket.destroyed || !Array.isArray(ext) || !ext.includes('PIPELINING')) return null;
-  // Exactly nodemailer's own reader on the socket, or this is not the layout this was written for.
-  const readers = socket.listeners('data');
-  if (typeof c._onSocketData !== 'function' || readers.length !== 1 || readers[0] !== c._onSocketData) return null;
-  const own: [string, unknown][] = [
-    ['data', c._onSocketData],
-    ['error', c._onSocketError],
-    ['error', c._onConnectionSocketError],
-    ['close', c._onSocketClose],
-    ['end', c._onSocketEnd],
-    ['timeout', c._onSocketTimeout],
-  ];
-  for (const [event, fn] of own) if (typeof fn === 'function') socket.removeListener(event, fn as never);
-  c._socket = false; // nodemailer must never write to it again
-  return new SmtpSession(socket, { smtpUtf8: ext.includes('SMTPUTF8'), timeoutMs });
 }
