@@ -81,7 +81,10 @@ function ehloReplyIn(transcript: Line[]): string {
 
 function ehloDetail(reply: string): string {
   const keywords = ehloKeywords(reply);
-  return keywords.length > 0 ? `extensions: ${keywords.join(', ')}` : 'accepted (no extensions announced)';
+  if (keywords.length === 0) return 'accepted (no extensions announced): one send per connection';
+  // What the pool does with it (smtp-pool.ts): worth knowing when a relay caps connections per client.
+  const pipelining = keywords.some((k) => /^PIPELINING$/i.test(k));
+  return `extensions: ${keywords.join(', ')}; ${pipelining ? 'two sends per connection (PIPELINING)' : 'one send per connection (no PIPELINING)'}`;
 }
 
 /** The error's message, with OpenSSL's internal prefix reduced to the reason. */

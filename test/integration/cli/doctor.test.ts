@@ -67,6 +67,7 @@ describe('mailcron doctor', () => {
     expect(byName['users collection']!.detail).toBe('users: 2 documents');
     expect(byName['smtp connect']).toMatchObject({ status: 'ok' });
     expect(byName['smtp EHLO']!.detail).toContain('AUTH');
+    expect(byName['smtp EHLO']!.detail).toContain('two sends per connection (PIPELINING)');
     expect(byName['smtp AUTH']).toMatchObject({ status: 'ok', detail: 'authenticated as mailer' });
     expect(smtp.messages).toHaveLength(0);
     expect(r.stdout + r.stderr).not.toContain('right-Pa55');
