@@ -1,11 +1,11 @@
 // Mail transactions over a session that nodemailer opened (connect, EHLO, STARTTLS, AUTH — the
 // parts worth a well-kept library). Once the server offers PIPELINING (RFC 2920), mailcron takes
-// the socket over (smtp-takeover.ts) and runs MAIL/RCPT/DATA itself: nodemailer's SMTPConnection costs about 35 µs of
-// CPU per message here (a callback chain, a setImmediate per reply, a stream per body) against
-// about 10 µs for these few lines, and it takes one message at a time, while this session writes
-// the next message's envelope in the same packet as the previous body (RFC 2920 allows message
-// content to open a command group), so a busy connection costs one write and one read per message
-// on each side. Errors have nodemailer's shape (`code`, `responseCode`, `response`, `command`), so
+// the socket over (smtp-takeover.ts) and runs MAIL/RCPT/DATA itself. nodemailer's send() cost
+// twice the client CPU per message (a callback chain, a setImmediate per reply, a stream per body;
+// 40 against 20 µs with pre-built messages, bench/send-stage.js --prebuilt) and takes one message
+// at a time, while this session writes the next message's envelope in the same packet as the
+// previous body (RFC 2920 allows message content to open a command group), so a busy connection
+// costs one write and one read per message on each side. Errors have nodemailer's shape (`code`, `responseCode`, `response`, `command`), so
 // classifySmtpError treats both paths alike.
 import type { Socket } from 'node:net';
 import { dataPayload } from './smtp-data.js';
@@ -278,20 +278,27 @@ export class SmtpSession {
     this.shutdown(smtpError(message, 'EPROTOCOL', undefined, 'CONN'));
   }
 
-  /** Ends the session: sends on the wire fail with `err`, sends not written go back unsent. */
+  /**
+   * Ends the session. A send whose body went out may have been delivered: it fails with `err`.
+   * Any other (queued, or only its envelope out) cannot have been: it goes back as UnsentError, for
+   * the pool to hand to another connection.
+   */
   private shutdown(err: SmtpError): void {
     if (this.ended) return;
     this.ended = true;
     this.open = null;
     this.body = null;
-    const seen = new Set<Txn>();
+    const bodySent = new Set<Txn>();
+    const envelopeOnly = new Set<Txn>();
     for (const e of this.expected.splice(0)) {
-      if (e.kind === 'RSET' || seen.has(e.txn) || e.kind === 'DOT') continue;
-      seen.add(e.txn);
-      e.txn.reject(err);
+      if (e.kind === 'BODY') bodySent.add(e.txn);
+      else if (e.kind !== 'RSET' && e.kind !== 'DOT') envelopeOnly.add(e.txn);
     }
     this.inFlight = 0;
-    for (const t of this.queue.splice(0)) t.reject(new UnsentError('The SMTP connection ended before this message was sent'));
+    const unsent = () => new UnsentError('The SMTP connection ended before this message was sent');
+    for (const t of bodySent) t.reject(err);
+    for (const t of envelopeOnly) if (!bodySent.has(t)) t.reject(unsent());
+    for (const t of this.queue.splice(0)) t.reject(unsent());
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.destroy();
     for (const l of this.endListeners.splice(0)) l();
   }
