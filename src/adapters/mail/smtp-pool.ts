@@ -7,22 +7,16 @@
 // the server closes one (421, idle timeout, network error) — a failure never poisons the pool.
 import SMTPConnection, { type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import { smtpMessage } from './smtp-data.js';
-import { UnsentError, type SmtpEnvelope, type SmtpSendInfo } from './smtp-session.js';
+import { smtpError, UnsentError, type SmtpEnvelope, type SmtpError, type SmtpSendInfo } from './smtp-session.js';
 import { takeOverSession } from './smtp-takeover.js';
 
 export type { SmtpEnvelope, SmtpSendInfo } from './smtp-session.js';
 
 export interface SmtpPoolOptions {
-  /** Maximum open connections (= concurrent sends). */
+  /** Maximum concurrent sends: as many connections, or half as many where the server pipelines. */
   size: number;
   connection: SMTPConnectionOptions;
   auth?: { user: string; pass: string };
-}
-
-type SmtpError = Error & { code?: string; responseCode?: number; command?: string };
-
-function poolError(message: string, code: string): SmtpError {
-  return Object.assign(new Error(message), { code });
 }
 
 /** Connects, says EHLO (and STARTTLS as configured) and logs in. Rejects with nodemailer's error. */
@@ -37,7 +31,7 @@ export function openConnection(options: SMTPConnectionOptions, auth?: { user: st
       reject(err);
     };
     conn.on('error', fail); // stays attached: a later 'error' without a listener would crash the process
-    conn.once('end', () => fail(poolError('Connection closed before the session was ready', 'ECONNECTION')));
+    conn.once('end', () => fail(smtpError('Connection closed before the session was ready', 'ECONNECTION')));
     conn.connect((err) => {
       if (err) return fail(err);
       if (!auth) {
@@ -46,7 +40,7 @@ export function openConnection(options: SMTPConnectionOptions, auth?: { user: st
       }
       if (!conn.allowsAuth) {
         return fail(
-          poolError(
+          smtpError(
             'The SMTP server does not offer AUTH on this connection, but SMTP_URL has credentials: use smtps://, or add ?requireTLS=true for STARTTLS',
             'EAUTH',
           ),
@@ -217,7 +211,7 @@ export class SmtpPool {
   }
 
   private acquire(): Promise<Channel> {
-    if (this.closed) return Promise.reject(poolError('The mailer is closed', 'ECONNECTION'));
+    if (this.closed) return Promise.reject(smtpError('The mailer is closed', 'ECONNECTION'));
     const conn = this.pick();
     if (conn) return Promise.resolve(conn);
     if (this.mayGrow) return this.grow();
@@ -274,7 +268,7 @@ export class SmtpPool {
   async close(graceMs = 5_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.reject(poolError('The mailer is closed', 'ECONNECTION'));
+    for (const w of this.waiters.splice(0)) w.reject(smtpError('The mailer is closed', 'ECONNECTION'));
     for (const [conn, load] of this.live) if (load === 0) conn.quit();
     if (!this.live.size) return;
     await new Promise<void>((resolve) => {
