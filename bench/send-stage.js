@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The sending stage alone: render + build MIME + send over mailcron's SMTP mailer (pooled, one
-// connection per concurrent send) to a local sink. Users come from memory, no database.
+// The sending stage alone: render + build MIME + send over mailcron's SMTP mailer (pooled, two
+// sends per connection where the sink offers PIPELINING) to a local sink. Users come from memory, no database.
 // Usage: npm run build && node bench/send-stage.js [--count 20000] [--concurrency 15] [--port N] [--prebuilt]
 //   --prebuilt: one message rendered and built once, then only sent (mailcron's SMTP pool alone).
 //   Without --port it starts Postfix smtp-sink (/usr/sbin/smtp-sink) on a free port, or a Node
@@ -29,16 +29,13 @@ export async function runSendStage({
   const users = makeUsers(Math.min(count, 50_000));
   // bench/run.js passes null: the CLI peers send no List-Unsubscribe header, so neither does its send stage.
   const compiled = compileMessage(SAMPLE_SPEC, { from: FROM, ...(unsubscribeUrl ? { unsubscribeUrl } : {}) });
-  const mailer = createMailer(
-    { kind: 'smtp', url: `smtp://${host}:${port}`, secure: false, host, port },
-    { concurrency, from: FROM },
-  );
   let next = 0;
   let sent = 0;
   let failed = 0;
   let firstError;
-  let send = (message) => mailer.send(message);
   let render = (user, n) => compiled.render(user, makeMessageId(`bench:${n}`, FROM));
+  // The full mailer (MIME per message), or with --prebuilt the SMTP pool alone over one message.
+  let mailer;
   if (prebuilt) {
     const { SmtpPool } = await import('../dist/adapters/mail/smtp-pool.js');
     const { buildMime } = await import('../dist/core/message/index.js');
@@ -46,9 +43,9 @@ export async function runSendStage({
     const once = render(users[0], 0);
     const raw = buildMime(once.message);
     render = () => once;
-    send = () => pool.send({ from: 'news@example.com', to: ['user@example.com'] }, raw);
-    const close = mailer.close;
-    mailer.close = () => Promise.all([close(), pool.close()]);
+    mailer = { send: () => pool.send({ from: 'news@example.com', to: ['user@example.com'] }, raw), close: () => pool.close() };
+  } else {
+    mailer = createMailer({ kind: 'smtp', url: `smtp://${host}:${port}`, secure: false, host, port }, { concurrency, from: FROM });
   }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -62,7 +59,7 @@ export async function runSendStage({
         continue;
       }
       try {
-        await send(r.message);
+        await mailer.send(r.message);
         sent++;
       } catch (err) {
         failed++;

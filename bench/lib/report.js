@@ -5,10 +5,13 @@ import { round } from './measure.js';
 // Three digits: a ratio of 0.246 must not show, or pass, as 0.25.
 const ratio = (a, b) => (a != null && b != null && b > 0 ? round(a / b, 3) : null);
 
+/** The largest scale run that completed (the figures of partial runs are not comparable). */
+const largestScaleRun = (scale) => scale.filter((s) => s.secondsPerUser != null && s.seconds > 0).at(-1);
+
 export function ratios(t, scale = [], peers = {}) {
   // The same end-to-end ratio on the largest scale run (users / wall time): start-up — process,
   // connection, FerretDB's first sorted batch — weighs less there than on the throughput run.
-  const largest = scale.filter((s) => s.secondsPerUser != null && s.seconds > 0).at(-1);
+  const largest = largestScaleRun(scale);
   return {
     mailcronVsNaive: ratio(t.mailcron, t.naive),
     mailcronVsSeedStyle: ratio(t.mailcron, t.seedStyle),
@@ -34,13 +37,12 @@ export function cpuBudget(results) {
   const { mailcron: m, limit: lim, sendStage: st } = results.peers;
   const limitRate = results.throughput.limit;
   if (!m?.messagesPerSecond || !limitRate) return null;
+  const b = runBound(m, users, cores);
+  if (!b) return null;
   const us = (seconds) => (seconds == null ? null : round((seconds / users) * 1e6, 1));
-  const run = { mailcron: us(m.cpuSeconds), ferretdb: us(m.dbCpuSeconds), sink: us(m.sinkCpuSeconds) };
-  if (Object.values(run).some((v) => v == null)) return null;
-  run.total = round(run.mailcron + run.ferretdb + run.sink, 1);
+  const run = { mailcron: us(m.cpuSeconds), ferretdb: us(m.dbCpuSeconds), sink: us(m.sinkCpuSeconds), total: b.total };
   const c = results.ferretdbCost;
   const known = c && [c.sortedReadMicrosecondsPerUser, c.claimInsertMicroseconds, c.recordInsertMicroseconds].every((v) => v != null);
-  const bound = runBound(m, users, cores).bound;
   const target = 0.25 * limitRate;
   return {
     cores,
@@ -55,9 +57,9 @@ export function cpuBudget(results) {
       : null,
     limitRunMicrosecondsPerMessage: { smtpSource: us(lim?.cpuSeconds), sink: us(lim?.sinkCpuSeconds) },
     sendStageMicrosecondsPerMessage: st?.messagesPerSecond ? { client: us(st.cpuSeconds), sink: us(st.sinkCpuSeconds) } : null,
-    busyShare: runBound(m, users, cores).busy / 100,
-    cpuBoundMessagesPerSecond: round(bound, 0),
-    cpuBoundVsLimit: round(bound / limitRate, 3),
+    busyShare: b.busy / 100,
+    cpuBoundMessagesPerSecond: round(b.bound, 0),
+    cpuBoundVsLimit: round(b.bound / limitRate, 3),
     targetMessagesPerSecond: round(target, 0),
     targetMicrosecondsPerMessage: round((cores * 1e6) / target, 1),
   };
@@ -74,7 +76,8 @@ function runBound(run, users, cores) {
 function whyMissed(results, name) {
   const cores = results.machine.cores;
   const limit = results.throughput.limit;
-  const at = name === 'limit' ? { run: results.peers.mailcron, users: results.setup.users } : name === 'scale' ? results.scale.filter((x) => x.secondsPerUser != null).map((x) => ({ run: x, users: x.users })).at(-1) : null;
+  const largest = name === 'scale' ? largestScaleRun(results.scale) : undefined;
+  const at = name === 'limit' ? { run: results.peers.mailcron, users: results.setup.users } : largest ? { run: largest, users: largest.users } : null;
   const b = at && limit ? runBound(at.run, at.users, cores) : null;
   if (b) {
     const r = at.run;
@@ -156,7 +159,9 @@ export function markdown(results) {
   }
   const mc = p.mailcron;
   if (mc?.firstMessageSeconds != null && mc.steadyMessagesPerSecond != null) {
-    const big = results.scale.filter((x) => x.steadyMessagesPerSecond != null).at(-1);
+    // The run mailcronAtScaleSteadyVsLimit is about.
+    const largest = largestScaleRun(results.scale);
+    const big = largest?.steadyMessagesPerSecond != null ? largest : undefined;
     out.push('');
     out.push(
       `Start-up and pace of the mailcron broadcast (the sink's counter, sampled every 20 ms): first message ${mc.firstMessageSeconds} s after spawn, ` +
